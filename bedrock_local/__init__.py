@@ -1,0 +1,1 @@
+"""bedrock_local: an offline, faithful Bedrock Runtime (placeholder until issue #2 lands)."""
