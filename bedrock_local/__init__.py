@@ -1,1 +1,17 @@
-"""bedrock_local: an offline, faithful Bedrock Runtime (placeholder until issue #2 lands)."""
+"""bedrock_local: an offline, faithful Amazon Bedrock Runtime emulator.
+
+In-process (``Emulator().attach(boto3_client)``) or over HTTP (``python -m bedrock_local``
+or ``Emulator().serve()``); see docs/bedrock_local.md.  Runtime needs: stdlib and
+botocore only (PyYAML only when reading config.yaml from a path).
+"""
+from .emulator import CallRecord, Emulator, Reply
+from .errors import BedrockError
+from .faults import FaultRule
+from .profiles import DEFAULT_PROFILES, ModelProfile, load_profiles
+from .server import LocalServer
+from .tokens import count_input_tokens, estimate_tokens
+
+__all__ = [
+    "BedrockError", "CallRecord", "DEFAULT_PROFILES", "Emulator", "FaultRule", "LocalServer",
+    "ModelProfile", "Reply", "count_input_tokens", "estimate_tokens", "load_profiles",
+]

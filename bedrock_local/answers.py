@@ -1,0 +1,177 @@
+"""Deterministic answers derived from a (Converse-shaped) request.
+
+Text answers are extractive: the sentences of the supplied text (system prompt and
+conversation) that share the most words with the last user question, or the lead
+sentences when the user asks for a summary.  Every answer starts with a marker naming
+the emulator and the model, so nobody mistakes it for a real model's output.
+When tools are offered, the answer is a toolUse whose input validates against the
+tool's schema; after a toolResult it is text again.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import schema as schema_gen
+from .tokens import estimate_tokens, tools_of
+
+DEFAULT_ANSWER_TOKENS = 80  # keep answers short: tests stay fast, demos stay readable
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.M)
+_WORD = re.compile(r"\w+", re.U)
+_SUMMARY = re.compile(r"\b(summari[sz]e|summary|tl;?dr|key points|gist)\b", re.I)
+_STOPWORDS = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being "
+    "it its this that these those what which who whom whose when where why how do does did "
+    "can could should would will shall may might must i you he she we they me my your our "
+    "their them his her not no yes please tell give me about use using answer question "
+    "based context text following above below there here than then so such".split()
+)
+
+
+@dataclass
+class Completion:
+    blocks: list[dict[str, Any]]  # Converse content blocks: {"text"} or {"toolUse"}
+    stop_reason: str
+    output_tokens: int
+    stop_sequence: str | None = None
+    text_pieces: list[str] = field(default_factory=list)  # streaming deltas of the text block
+
+
+def _texts(content: list[Mapping[str, Any]]) -> list[str]:
+    return [b["text"] for b in content if isinstance(b.get("text"), str)]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text))
+            if w not in _STOPWORDS and len(w) > 1}
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def _image_note(blocks: list[Mapping[str, Any]]) -> str:
+    notes = []
+    for b in blocks:
+        img = b.get("image")
+        if not img:
+            continue
+        desc = img.get("format", "image")
+        raw = img.get("source", {}).get("bytes")
+        if isinstance(raw, str):
+            try:
+                raw = base64.b64decode(raw)
+            except ValueError:
+                raw = None
+        if isinstance(raw, (bytes, bytearray)) and raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
+            w, h = struct.unpack(">II", raw[16:24])
+            desc += f" {w}x{h}"
+        notes.append(desc)
+    return f"I received {len(notes)} image(s) ({', '.join(notes)}). " if notes else ""
+
+
+def _extract(question: str, context: list[str]) -> str:
+    sentences = [s for text in context for s in _sentences(text)]
+    if not sentences:
+        q = " ".join(question.split())
+        return f'You said: "{q[:120]}"' if q else "Hello from the local emulator."
+    if _SUMMARY.search(question):
+        longest = max(context, key=len)
+        return " ".join(_sentences(longest)[:3])
+    qwords = _words(question)
+    scored = [(len(qwords & _words(s)), -i, s) for i, s in enumerate(sentences)]
+    best = sorted((t for t in scored if t[0] > 0), reverse=True)[:2]
+    if not best:
+        return "The supplied text does not answer this question."
+    return " ".join(s for _, _, s in sorted(best, key=lambda t: -t[1]))
+
+
+def _truncate_words(text: str, max_tokens: int) -> str:
+    limit = max_tokens * 4
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
+
+
+def _pieces(text: str, words_per_piece: int = 3) -> list[str]:
+    words = re.findall(r"\S+\s*|\s+", text)
+    return ["".join(words[i:i + words_per_piece]) for i in range(0, len(words), words_per_piece)] or [""]
+
+
+def _tool_use_id(request: Mapping[str, Any], name: str) -> str:
+    digest = hashlib.sha256(json.dumps(request.get("messages"), sort_keys=True, default=str)
+                            .encode() + name.encode()).digest()
+    return "tooluse_" + base64.urlsafe_b64encode(digest).decode()[:22].replace("-", "a").replace("_", "b")
+
+
+def _choose_tool(tools: list[Mapping[str, Any]], choice: Mapping[str, Any], question: str):
+    if "tool" in choice:
+        wanted = choice["tool"].get("name")
+        return next(t for t in tools if t.get("name") == wanted)
+    qwords = _words(question)
+
+    def score(t: Mapping[str, Any]) -> int:
+        name_hit = 3 if t.get("name", "").lower() in question.lower() else 0
+        return name_hit + len(qwords & _words(t.get("name", "").replace("_", " ") + " "
+                                              + t.get("description", "")))
+
+    return max(tools, key=lambda t: (score(t), -tools.index(t)))
+
+
+def respond(request: Mapping[str, Any], model_id: str) -> Completion:
+    """The model's answer to a validated Converse-shaped request."""
+    messages = request.get("messages") or []
+    last = messages[-1] if messages else {"content": []}
+    last_content = last.get("content") or []
+    question = "\n".join(_texts(last_content))
+    tools = list(tools_of(request))
+    after_tool = any("toolResult" in b for b in last_content)
+    cfg = request.get("inferenceConfig") or {}
+
+    if tools and not after_tool:
+        tool = _choose_tool(tools, (request.get("toolConfig") or {}).get("toolChoice") or {}, question)
+        spec = (tool.get("inputSchema") or {}).get("json") or {"type": "object"}
+        args = schema_gen.generate(spec, schema_gen.Hints(question))
+        use = {"toolUseId": _tool_use_id(request, tool["name"]), "name": tool["name"], "input": args}
+        tokens = estimate_tokens(tool["name"]) + estimate_tokens(json.dumps(args))
+        return Completion([{"toolUse": use}], "tool_use", tokens)
+
+    context = [b["text"] for b in request.get("system") or [] if isinstance(b.get("text"), str)]
+    for msg in messages[:-1]:
+        context += _texts(msg.get("content") or [])
+    if after_tool:
+        for b in last_content:
+            for item in b.get("toolResult", {}).get("content") or []:
+                context.append(item["text"] if "text" in item else json.dumps(item.get("json")))
+        question = question or "\n".join(context[-1:])
+    # A long last message usually carries its own context ("Context: ... Question: ...").
+    own = _sentences(question)
+    if len(own) > 1:
+        asks = [s for s in own if s.endswith("?")]
+        q = asks[-1] if asks else own[-1]
+        context.append(" ".join(s for s in own if s is not q))
+        question_for_match = q if not _SUMMARY.search(question) else question
+    else:
+        question_for_match = question
+    if after_tool and not own:
+        body = "The tool returned: " + " ".join(context[-1:])
+    else:
+        body = _extract(question_for_match, [c for c in context if c.strip()])
+    text = f"[bedrock_local · {model_id}] " + _image_note(last_content) + body
+    text = _truncate_words(text, DEFAULT_ANSWER_TOKENS)
+
+    stop_reason, stop_seq = "end_turn", None
+    hits = [(text.find(s), s) for s in cfg.get("stopSequences") or [] if s and s in text]
+    if hits:
+        pos, stop_seq = min(hits)
+        text, stop_reason = text[:pos], "stop_sequence"
+    max_tokens = cfg.get("maxTokens")
+    if max_tokens is not None and estimate_tokens(text) > max_tokens:
+        text, stop_reason, stop_seq = text[: max_tokens * 4], "max_tokens", None
+    return Completion([{"text": text}], stop_reason, estimate_tokens(text), stop_seq, _pieces(text))

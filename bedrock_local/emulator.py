@@ -1,0 +1,257 @@
+"""The Emulator: one request handler shared by the in-process hook and the HTTP server.
+
+``handle(method, path, headers, body)`` takes what arrived on the wire and returns a
+Reply (status, headers, body bytes or a paced stream of frames).  Both transports only
+move bytes, so they cannot disagree about behaviour.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+from . import answers, converse, eventstream, faults as faults_mod, providers, validation
+from .errors import STREAMABLE, BedrockError, lower_camel
+from .faults import FaultRule, FaultSet
+from .profiles import ModelProfile, load_profiles, resolve
+
+_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|"
+                   r"invoke-with-response-stream|count-tokens)/?$")
+OPERATIONS = {
+    "converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream", "count-tokens": "CountTokens",
+}
+STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
+EVENTSTREAM = "application/vnd.amazon.eventstream"
+
+
+@dataclass
+class CallRecord:
+    operation: str
+    model_id: str
+    body: Any
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+    status: int = 200
+    stop_reason: str | None = None
+    latency_ms: int = 0
+    timestamp: float = field(default_factory=time.time)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    stream: Iterator[bytes] | None = None  # paced frames; sleeping happens while iterating
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.stream is not None:
+            yield from self.stream
+        elif self.body:
+            yield self.body
+
+
+def _error_reply(err: BedrockError) -> Reply:
+    body = json.dumps({"message": err.message}).encode()
+    return Reply(err.status, {
+        "Content-Type": "application/json",
+        # Real AWS appends a namespace after ':'; botocore strips it.
+        "x-amzn-ErrorType": f"{err.code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-RequestId": str(uuid.uuid4()),
+        "Content-Length": str(len(body)),
+    }, body)
+
+
+class Emulator:
+    def __init__(self, profiles: Mapping[str, ModelProfile] | None = None,
+                 faults: Iterable[FaultRule] | None = None, seed: int = 0,
+                 latency_scale: float = 0.0):
+        self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
+        if faults is None:
+            faults = faults_mod.rules_from_env()
+        self.faults = FaultSet(faults, seed=seed)
+        self.seed = seed
+        self.latency_scale = latency_scale
+        self._calls: list[CallRecord] = []
+        self._calls_lock = threading.Lock()
+
+    # ----------------------------------------------------------------- faults / records
+    def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
+                  first_n: int | None = None, latency_ms: float = 0,
+                  stream_cut_after: int | None = None, malformed: bool = False,
+                  message: str | None = None) -> FaultRule:
+        return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
+                                         stream_cut_after, malformed, message))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        with self._calls_lock:
+            return list(self._calls)
+
+    def calls_for(self, model: str) -> list[CallRecord]:
+        out = []
+        for c in self.calls:
+            p = resolve(c.model_id, self.profiles)
+            if model in c.model_id or (p is not None and model in (p.alias, p.model_id)):
+                out.append(c)
+        return out
+
+    def reset_calls(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
+
+    def _record(self, rec: CallRecord) -> None:
+        with self._calls_lock:
+            self._calls.append(rec)
+
+    # ----------------------------------------------------------------- transports
+    def attach(self, client: Any) -> Any:
+        from .inprocess import attach
+
+        return attach(self, client)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0):
+        from .server import LocalServer
+
+        return LocalServer(self, host, port)
+
+    # ----------------------------------------------------------------- request handling
+    def _sleep(self, ms: float, scaled: bool = True) -> None:
+        seconds = ms * (self.latency_scale if scaled else 1.0) / 1000.0
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        parsed = urllib.parse.urlsplit(path)
+        m = _PATH.match(parsed.path)
+        if method != "POST" or not m:
+            return _error_reply(BedrockError("UnknownOperationException",
+                                             "Unknown operation", status=404))
+        operation = OPERATIONS[m.group("action")]
+        model_id = urllib.parse.unquote(m.group("model"))
+        rec = CallRecord(operation, model_id, None)
+        try:
+            rec.body = json.loads(body or b"{}")
+        except ValueError:
+            rec.body = body
+        lowered = {k.lower(): v for k, v in headers.items()}
+        try:
+            if "authorization" not in lowered:
+                # What Bedrock answers to a request with no SigV4 / bearer Authorization.
+                raise BedrockError("AccessDeniedException", "Authorization header is missing")
+            if not isinstance(rec.body, dict):
+                raise validation.validation("Malformed input request, please reformat your "
+                                            "input and try again.")
+            profile = resolve(model_id, self.profiles)
+            decision = self.faults.decide(model_id, profile)
+            if decision.latency_ms:
+                self._sleep(decision.latency_ms, scaled=False)
+            if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
+                                       and decision.error in STREAMABLE):
+                raise BedrockError(decision.error, decision.message)
+            if profile is None:
+                raise validation.unknown_model()
+            reply = self._dispatch(operation, model_id, profile, rec, decision, lowered)
+        except BedrockError as err:
+            rec.error, rec.status = err.code, err.status
+            self._record(rec)
+            return _error_reply(err)
+        self._record(rec)
+        return reply
+
+    def _dispatch(self, operation: str, model_id: str, profile: ModelProfile, rec: CallRecord,
+                  decision: faults_mod.Decision, headers: Mapping[str, str]) -> Reply:
+        if operation == "CountTokens":
+            request = _count_tokens_request(rec.body, profile)
+            rec.input_tokens = validation.validate(request, profile)
+            return _json_reply({"inputTokens": rec.input_tokens}, decision.malformed)
+        if operation in ("Converse", "ConverseStream"):
+            request = rec.body
+            fmt = None
+        else:
+            fmt = providers.detect(rec.body, profile)
+            request = providers.to_converse(rec.body, fmt)
+        rec.input_tokens = validation.validate(request, profile)
+        completion = answers.respond(request, model_id)
+        rec.output_tokens, rec.stop_reason = completion.output_tokens, completion.stop_reason
+        latency = int(round(profile.latency_ms(completion.output_tokens) + decision.latency_ms))
+        rec.latency_ms = latency
+        if operation == "Converse":
+            self._sleep(profile.latency_ms(completion.output_tokens))
+            return _json_reply(converse.converse_body(completion, rec.input_tokens, latency),
+                               decision.malformed)
+        if operation == "InvokeModel":
+            self._sleep(profile.latency_ms(completion.output_tokens))
+            out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id)
+            reply = _json_reply(out, decision.malformed)
+            reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
+            return reply
+        if operation == "ConverseStream":
+            events = ((t, p, text) for t, p, text in
+                      converse.stream_events(completion, rec.input_tokens, latency))
+            frames = self._paced(events, profile, decision)
+            return Reply(200, {"Content-Type": EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4())},
+                         stream=frames)
+        chunks = (("chunk", {"bytes": base64.b64encode(json.dumps(p).encode()).decode()}, text)
+                  for p, text in providers.stream_chunks(fmt, completion, rec.input_tokens,
+                                                         model_id, latency))
+        frames = self._paced(chunks, profile, decision)
+        return Reply(200, {"Content-Type": EVENTSTREAM, "X-Amzn-Bedrock-Content-Type":
+                           "application/json", "x-amzn-RequestId": str(uuid.uuid4())}, stream=frames)
+
+    def _paced(self, events: Iterable[tuple[str, dict, str]], profile: ModelProfile,
+               decision: faults_mod.Decision) -> Iterator[bytes]:
+        """Encode events as frames, sleeping first-token then per-token latency as they go."""
+        from .tokens import estimate_tokens
+
+        first = True
+        for n, (etype, payload, text) in enumerate(events):
+            if decision.stream_cut_after is not None and n >= decision.stream_cut_after:
+                if decision.error in STREAMABLE:
+                    yield eventstream.encode_exception(lower_camel(decision.error),
+                                                       decision.message or
+                                                       BedrockError(decision.error).message)
+                return
+            if first:
+                self._sleep(profile.first_token_ms)
+                first = False
+            if text:
+                self._sleep(profile.per_token_ms * estimate_tokens(text))
+            if decision.malformed and etype in ("contentBlockDelta", "chunk"):
+                yield eventstream.encode_event(etype, json.dumps(payload).encode()[:-7], raw=True)
+                continue
+            yield eventstream.encode_event(etype, payload)
+
+
+def _json_reply(payload: Any, malformed: bool) -> Reply:
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    if malformed:
+        data = data[: max(1, len(data) // 2)]  # cut mid-document: not valid JSON
+    return Reply(200, {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4()),
+                       "Content-Length": str(len(data))}, data)
+
+
+def _count_tokens_request(body: Mapping[str, Any], profile: ModelProfile) -> Mapping[str, Any]:
+    inp = body.get("input") or {}
+    if "converse" in inp:
+        return inp["converse"]
+    if "invokeModel" in inp:
+        raw = base64.b64decode(inp["invokeModel"].get("body") or b"")
+        try:
+            inner = json.loads(raw or b"{}")
+        except ValueError:
+            raise validation.validation("Malformed input request, please reformat your input "
+                                        "and try again.")
+        return providers.to_converse(inner, providers.detect(inner, profile))
+    raise validation.validation("The input field must contain either converse or invokeModel.")

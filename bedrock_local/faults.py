@@ -1,0 +1,131 @@
+"""Fault injection rules: per model, seeded, from Python or from BEDROCK_LOCAL_FAULTS.
+
+A rule matches a call by model (alias, id substring, or "*"), then *fires* on every
+call (rate None or 1.0), on a seeded random share (rate=0.1), or on the first N
+matching calls (first_n).  A firing rule applies each effect it has: added latency,
+an error answer, a malformed body, or a stream cut after K events.
+
+JSON form (BEDROCK_LOCAL_FAULTS or --faults): a list of objects with the same keys as
+FaultRule, e.g. [{"model": "haiku", "error": "ThrottlingException", "first_n": 2}].
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable, Mapping
+
+from .errors import STATUS
+from .profiles import ModelProfile
+
+ENV_VAR = "BEDROCK_LOCAL_FAULTS"
+
+
+@dataclass
+class FaultRule:
+    model: str = "*"
+    error: str | None = None
+    rate: float | None = None
+    first_n: int | None = None
+    latency_ms: float = 0
+    stream_cut_after: int | None = None
+    malformed: bool = False
+    message: str | None = None
+    # Runtime state: how many matching calls this rule has seen, and its own RNG so
+    # adding a rule never changes the random sequence of another.
+    seen: int = field(default=0, compare=False, repr=False)
+    _rng: random.Random | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.error not in STATUS:
+            raise ValueError(f"unknown Bedrock error code {self.error!r}; known: {sorted(STATUS)}")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+
+    def matches(self, requested_id: str, profile: ModelProfile | None) -> bool:
+        if self.model in ("*", "", None):
+            return True
+        if profile is not None and self.model == profile.alias:
+            return True
+        return self.model in requested_id or (profile is not None and self.model in profile.model_id)
+
+    def fires(self) -> bool:
+        """Counts the call; decide whether this rule applies to it (caller holds the lock)."""
+        self.seen += 1
+        if self.first_n is not None and self.seen > self.first_n:
+            return False
+        if self.rate is None or self.rate >= 1.0:
+            return True
+        return self._rng.random() < self.rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items()
+                if k not in ("seen", "_rng") and v not in (None, False, 0) or k == "model"}
+
+
+_PUBLIC = {f.name for f in fields(FaultRule) if not f.name.startswith("_") and f.name != "seen"}
+
+
+def rule_from_dict(data: Mapping[str, Any]) -> FaultRule:
+    unknown = set(data) - _PUBLIC
+    if unknown:
+        raise ValueError(f"unknown fault keys {sorted(unknown)}; allowed: {sorted(_PUBLIC)}")
+    return FaultRule(**data)
+
+
+def rules_from_json(text: str) -> list[FaultRule]:
+    data = json.loads(text)
+    if isinstance(data, Mapping):
+        data = [data]
+    return [rule_from_dict(d) for d in data]
+
+
+def rules_from_env() -> list[FaultRule]:
+    text = os.environ.get(ENV_VAR, "").strip()
+    return rules_from_json(text) if text else []
+
+
+@dataclass
+class Decision:
+    """The combined effect of every rule that fired for one call."""
+    latency_ms: float = 0
+    error: str | None = None
+    message: str | None = None
+    malformed: bool = False
+    stream_cut_after: int | None = None
+
+
+class FaultSet:
+    def __init__(self, rules: Iterable[FaultRule] = (), seed: int = 0):
+        self._lock = threading.Lock()
+        self._seed = seed
+        self.rules: list[FaultRule] = []
+        for r in rules:
+            self.add(r)
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        with self._lock:
+            rule._rng = random.Random(f"{self._seed}:{len(self.rules)}")
+            rule.seen = 0
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def decide(self, requested_id: str, profile: ModelProfile | None) -> Decision:
+        d = Decision()
+        with self._lock:
+            for rule in self.rules:
+                if not rule.matches(requested_id, profile) or not rule.fires():
+                    continue
+                d.latency_ms += rule.latency_ms or 0
+                if rule.error and d.error is None:
+                    d.error, d.message = rule.error, rule.message
+                d.malformed = d.malformed or rule.malformed
+                if rule.stream_cut_after is not None and d.stream_cut_after is None:
+                    d.stream_cut_after = rule.stream_cut_after
+        return d
