@@ -1,0 +1,59 @@
+"""Bedrock Chains: several AWS Bedrock models behind one small LangChain interface.
+
+    from chains import get_chain, list_chains
+    get_chain("qa").invoke({"question": "What is Bedrock?"})
+
+Importing this package has no side effects: no network, no clients, no logging configuration, and the
+environment is read only when a chain is first built. The exception tree is documented in ``chains.errors``.
+"""
+
+from chains.config import Settings, load_config
+from chains.errors import (
+    AllModelsFailed,
+    BadRequest,
+    BudgetExceeded,
+    ChainsError,
+    ConfigError,
+    ContentFiltered,
+    ContextOverflow,
+    DeadlineExceeded,
+    InputTooLarge,
+    MissingVariables,
+    ModelCallError,
+    ModelClientError,
+    ModelUnusable,
+    PromptError,
+    Throttled,
+    Unavailable,
+    UnknownChain,
+    UnknownModel,
+)
+from chains.registry import build_runtime, describe_chains, get_chain, list_chains, reset_default_runtime
+
+__all__ = [
+    "AllModelsFailed",
+    "BadRequest",
+    "BudgetExceeded",
+    "ChainsError",
+    "ConfigError",
+    "ContentFiltered",
+    "ContextOverflow",
+    "DeadlineExceeded",
+    "InputTooLarge",
+    "MissingVariables",
+    "ModelCallError",
+    "ModelClientError",
+    "ModelUnusable",
+    "PromptError",
+    "Settings",
+    "Throttled",
+    "Unavailable",
+    "UnknownChain",
+    "UnknownModel",
+    "build_runtime",
+    "describe_chains",
+    "get_chain",
+    "list_chains",
+    "load_config",
+    "reset_default_runtime",
+]

@@ -1,0 +1,59 @@
+"""Per-request options (``event["options"]`` or ``input["options"]``), validated strictly.
+
+An unknown option is a 400 that lists the valid ones, so a typo never silently changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Literal, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chains.errors import BadRequest
+
+Preference = Literal["cost", "quality", "latency", "balanced"]
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Routing and fallbacks
+    model: Optional[str] = Field(default=None, description="Pin a model alias; tried first.")
+    fallbacks: bool = Field(default=True, description="Let other eligible models take over on failure.")
+    prefer: Optional[Preference] = Field(default=None, description="Routing preference.")
+    max_cost_usd: Optional[float] = Field(default=None, gt=0, description="Estimated cost ceiling.")
+    timeout_ms: Optional[int] = Field(default=None, gt=0, description="Deadline for the whole request.")
+    # Generation
+    max_tokens: Optional[int] = Field(default=None, ge=1, description="Cap on output tokens per call.")
+    temperature: Optional[float] = Field(default=None, ge=0, le=1)
+    # Compare
+    models: Optional[List[str]] = Field(default=None, description="Models to compare (default: all).")
+    judge: bool = Field(default=True, description="Score compared answers with the judge model.")
+    prompt: Optional[str] = Field(default=None, description="Prompt file to compare with (default: qa).")
+    seed: Optional[int] = Field(default=None, description="Seed for the judge's shuffle.")
+    # Tokens
+    exact_count: bool = Field(default=False, description="Use Bedrock CountTokens where supported.")
+    optimize: Optional[bool] = Field(default=None, description="Whitespace and duplicate-line optimisation.")
+
+
+OPTION_NAMES = sorted(Options.model_fields)
+
+
+def parse_options(raw: Any) -> Options:
+    if raw is None:
+        return Options()
+    if isinstance(raw, Options):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise BadRequest(f"options must be an object, got {type(raw).__name__}", field="options")
+    try:
+        return Options.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            name = ".".join(str(p) for p in e["loc"])
+            if e["type"] == "extra_forbidden":
+                problems.append(f"unknown option '{name}' (valid: {', '.join(OPTION_NAMES)})")
+            else:
+                problems.append(f"options.{name}: {e['msg']}")
+        raise BadRequest("; ".join(problems), field="options") from None

@@ -1,0 +1,173 @@
+"""Prompt files: YAML in ``prompts/``, loaded by name, checked, cached.
+
+A name is accepted only if it is the stem of a ``.yaml`` file that exists in the prompts folder, so no
+path from a request can reach anything else. Files are parsed with ``yaml.safe_load`` into a strict model;
+templates are f-string or mustache (never jinja2), and the declared variables must equal the ones used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chains.errors import BadRequest, MissingVariables, PromptError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class PromptMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "human", "ai"]
+    content: str
+
+
+class PromptMetadata(BaseModel):
+    # Open on purpose: later stages read their own keys (tier, domain preambles ...).
+    model_config = ConfigDict(extra="allow")
+    task: str = "general"
+    max_tokens: Optional[int] = Field(default=None, ge=1)
+
+
+class PromptFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    template_format: Literal["f-string", "mustache"] = "f-string"
+    input_variables: List[str]
+    # Variables that may be left out of a request; they are filled with "" (or the default given here).
+    optional_variables: Dict[str, str] = Field(default_factory=dict)
+    messages: List[PromptMessage] = Field(min_length=1)
+    metadata: PromptMetadata = PromptMetadata()
+
+
+class LoadedPrompt:
+    """A validated prompt file and the ChatPromptTemplate built from it."""
+
+    def __init__(self, name: str, path: Path, spec: PromptFile, template: Any) -> None:
+        self.name = name
+        self.path = path
+        self.spec = spec
+        self.template = template
+
+    @property
+    def required(self) -> List[str]:
+        return [v for v in self.spec.input_variables if v not in self.spec.optional_variables]
+
+    @property
+    def metadata(self) -> PromptMetadata:
+        return self.spec.metadata
+
+    def variables(self, data: Mapping[str, Any]) -> Dict[str, Any]:
+        """The template's variables from a request's input: checks presence and types, fills optionals."""
+        missing = [v for v in self.required if data.get(v) is None]
+        if missing:
+            raise MissingVariables(self.name, missing, self.spec.input_variables)
+        values: Dict[str, Any] = {}
+        for var in self.spec.input_variables:
+            value = data.get(var)
+            if value is None:
+                value = self.spec.optional_variables.get(var, "")
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise BadRequest(
+                    f"input '{var}' must be a string, got {type(value).__name__}", field=var
+                )
+            values[var] = str(value)
+        return values
+
+    def format_messages(self, data: Mapping[str, Any]) -> List[Any]:
+        return self.template.format_messages(**self.variables(data))
+
+
+class PromptLibrary:
+    """Loads prompt files from one folder by name; thread-safe, cached per file modification time."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._cache: Dict[str, Tuple[float, LoadedPrompt]] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> List[str]:
+        try:
+            return sorted(p.stem for p in self.folder.glob("*.yaml") if p.is_file() and _NAME.match(p.stem))
+        except OSError:
+            return []
+
+    def path_for(self, name: Any) -> Path:
+        """The file for ``name``; refuses anything that is not exactly one of the existing names."""
+        available = self.names()
+        if not isinstance(name, str) or not _NAME.match(name) or name not in available:
+            shown = name if isinstance(name, str) and len(name) <= 80 else "<invalid>"
+            raise PromptError(
+                f"unknown prompt {shown!r}; available prompts: {', '.join(available) or '(none)'}",
+                available=available,
+            )
+        return self.folder / f"{name}.yaml"
+
+    def load(self, name: str) -> LoadedPrompt:
+        path = self.path_for(name)
+        mtime = path.stat().st_mtime
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached and cached[0] == mtime:
+                return cached[1]
+        loaded = _load_file(name, path)
+        with self._lock:
+            self._cache[name] = (mtime, loaded)
+        return loaded
+
+    def validate_all(self) -> Dict[str, Optional[str]]:
+        """Load every prompt file; returns name -> error message (None when it loaded)."""
+        results: Dict[str, Optional[str]] = {}
+        for name in self.names():
+            try:
+                self.load(name)
+                results[name] = None
+            except PromptError as exc:
+                results[name] = exc.message
+        return results
+
+
+def _load_file(name: str, path: Path) -> LoadedPrompt:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PromptError(f"{path.name}: cannot be read as YAML: {exc}") from None
+    try:
+        spec = PromptFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: "
+            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+            for e in exc.errors()
+        )
+        raise PromptError(f"{path.name}: {problems}") from None
+
+    from langchain_core.prompts import ChatPromptTemplate
+
+    try:
+        template = ChatPromptTemplate.from_messages(
+            [(m.role, m.content) for m in spec.messages], template_format=spec.template_format
+        )
+    except Exception as exc:  # a malformed template (unbalanced braces ...) is the file's fault
+        raise PromptError(f"{path.name}: invalid {spec.template_format} template: {exc}") from None
+
+    used = set(template.input_variables)
+    declared = set(spec.input_variables)
+    if used != declared:
+        parts = []
+        if used - declared:
+            parts.append(f"used but not declared: {', '.join(sorted(used - declared))}")
+        if declared - used:
+            parts.append(f"declared but not used: {', '.join(sorted(declared - used))}")
+        raise PromptError(f"{path.name}: input_variables do not match the template ({'; '.join(parts)})")
+    if "options" in declared:
+        raise PromptError(f"{path.name}: 'options' is reserved for per-request options; rename the variable")
+    unknown_optional = set(spec.optional_variables) - declared
+    if unknown_optional:
+        raise PromptError(f"{path.name}: optional_variables not declared: {', '.join(sorted(unknown_optional))}")
+    return LoadedPrompt(name, path, spec, template)

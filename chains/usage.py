@@ -1,0 +1,68 @@
+"""Token usage and cost: Bedrock's own counts, collected by langchain-core's usage callback.
+
+One ``UsageMetadataCallbackHandler`` is attached per request and inherited by every model call beneath it
+(router classifier, map steps, judge, agent tools), so the totals are what Bedrock reported, never
+hand-summed strings. Costs are usage times the configured on-demand prices.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
+
+from chains.config import Settings
+
+EMPTY_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+
+
+def with_handler(config: Optional[Mapping[str, Any]], handler: Any) -> Dict[str, Any]:
+    """A copy of ``config`` whose callbacks also include ``handler`` (inherited by child runs)."""
+    config = dict(config or {})
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        config["callbacks"] = manager
+    else:
+        config["callbacks"] = list(callbacks or []) + [handler]
+    return config
+
+
+def new_collector() -> UsageMetadataCallbackHandler:
+    return UsageMetadataCallbackHandler()
+
+
+def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
+    """USD for one model's usage; 0 for a model id that is not configured (and so has no price)."""
+    alias = settings.alias_for_model_id(model_id)
+    if alias is None:
+        return 0.0
+    price = settings.models[alias].price
+    return (
+        usage.get("input_tokens", 0) * price.input_per_1k + usage.get("output_tokens", 0) * price.output_per_1k
+    ) / 1000.0
+
+
+def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """``usage``, ``usage_by_model`` and ``cost_usd`` for the response, from the collector's totals."""
+    total = dict(EMPTY_USAGE)
+    per_model: Dict[str, Dict[str, Any]] = {}
+    cost = 0.0
+    for model_id, usage in by_model_id.items():
+        entry = {k: int(usage.get(k, 0) or 0) for k in EMPTY_USAGE}
+        entry_cost = call_cost(settings, model_id, entry)
+        entry["cost_usd"] = round(entry_cost, 8)
+        alias = settings.alias_for_model_id(model_id)
+        if alias:
+            entry["alias"] = alias
+        per_model[model_id] = entry
+        for k in EMPTY_USAGE:
+            total[k] += entry[k]
+        cost += entry_cost
+    return {"usage": total, "usage_by_model": per_model, "cost_usd": round(cost, 8)}
+
+
+def estimate_cost(settings: Settings, alias: str, input_tokens: int, output_tokens: int) -> float:
+    price = settings.models[alias].price
+    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k) / 1000.0
