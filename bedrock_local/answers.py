@@ -75,11 +75,16 @@ def _image_note(blocks: list[Mapping[str, Any]]) -> str:
     return f"I received {len(notes)} image(s) ({', '.join(notes)}). " if notes else ""
 
 
-def _extract(question: str, context: list[str]) -> str:
+def _echo(question: str) -> str:
+    q = " ".join(question.split())
+    return f'You said: "{q[:120]}"' if q else "Hello from the local emulator."
+
+
+def _extract(question: str, context: list[str], external: bool) -> str:
+    """``external``: context came from outside the question (system, history, tools)."""
     sentences = [s for text in context for s in _sentences(text)]
     if not sentences:
-        q = " ".join(question.split())
-        return f'You said: "{q[:120]}"' if q else "Hello from the local emulator."
+        return _echo(question)
     if _SUMMARY.search(question):
         longest = max(context, key=len)
         return " ".join(_sentences(longest)[:3])
@@ -87,7 +92,8 @@ def _extract(question: str, context: list[str]) -> str:
     scored = [(len(qwords & _words(s)), -i, s) for i, s in enumerate(sentences)]
     best = sorted((t for t in scored if t[0] > 0), reverse=True)[:2]
     if not best:
-        return "The supplied text does not answer this question."
+        # Small talk ("Hi! How are you?") is not a question about a text.
+        return "The supplied text does not answer this question." if external else _echo(question)
     return " ".join(s for _, _, s in sorted(best, key=lambda t: -t[1]))
 
 
@@ -124,10 +130,61 @@ def _choose_tool(tools: list[Mapping[str, Any]], choice: Mapping[str, Any], ques
     return max(tools, key=lambda t: (score(t), -tools.index(t)))
 
 
+def _schema_in_text(texts: list[str]) -> Mapping[str, Any] | None:
+    """The JSON schema a prompt-prefill system prompt embeds (after 'Response Schema:')."""
+    decoder = json.JSONDecoder()
+    for text in texts:
+        start = text.find("Response Schema:")
+        start = text.find("{", start if start >= 0 else 0)
+        while start >= 0:
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                start = text.find("{", start + 1)
+                continue
+            if isinstance(value, dict) and ("properties" in value or "type" in value):
+                return value
+            start = text.find("{", start + 1)
+    return None
+
+
+def _json_answer(request: Mapping[str, Any], question: str) -> str | None:
+    """JSON text for native structured output (outputConfig) or a ```json prefill, else None."""
+    fmt = ((request.get("outputConfig") or {}).get("textFormat") or {})
+    if fmt.get("type") == "json_schema":
+        raw = ((fmt.get("structure") or {}).get("jsonSchema") or {}).get("schema") or "{}"
+        schema = json.loads(raw) if isinstance(raw, str) else raw
+        return json.dumps(schema_gen.generate(schema, schema_gen.Hints(question)), ensure_ascii=False)
+    messages = request.get("messages") or []
+    if messages and messages[-1].get("role") == "assistant":
+        prefill = "".join(_texts(messages[-1].get("content") or [])).rstrip()
+        if prefill.endswith("```json"):
+            system = [b["text"] for b in request.get("system") or [] if "text" in b]
+            schema = _schema_in_text(system) or {"type": "object"}
+            value = schema_gen.generate(schema, schema_gen.Hints(question))
+            return "\n" + json.dumps(value, indent=2, ensure_ascii=False) + "\n```"
+    return None
+
+
+def _finish(text: str, cfg: Mapping[str, Any]) -> Completion:
+    """Apply stop sequences, then maxTokens, the way generation would have stopped."""
+    stop_reason, stop_seq = "end_turn", None
+    hits = [(text.find(s), s) for s in cfg.get("stopSequences") or [] if s and s in text]
+    if hits:
+        pos, stop_seq = min(hits)
+        text, stop_reason = text[:pos], "stop_sequence"
+    max_tokens = cfg.get("maxTokens")
+    if max_tokens is not None and estimate_tokens(text) > max_tokens:
+        text, stop_reason, stop_seq = text[: max_tokens * 4], "max_tokens", None
+    return Completion([{"text": text}], stop_reason, estimate_tokens(text), stop_seq, _pieces(text))
+
+
 def respond(request: Mapping[str, Any], model_id: str) -> Completion:
     """The model's answer to a validated Converse-shaped request."""
     messages = request.get("messages") or []
-    last = messages[-1] if messages else {"content": []}
+    # An assistant message at the end is a prefill: the question is the user turn before it.
+    users = [m for m in messages if m.get("role") == "user"]
+    last = users[-1] if users else {"content": []}
     last_content = last.get("content") or []
     question = "\n".join(_texts(last_content))
     tools = list(tools_of(request))
@@ -142,36 +199,32 @@ def respond(request: Mapping[str, Any], model_id: str) -> Completion:
         tokens = estimate_tokens(tool["name"]) + estimate_tokens(json.dumps(args))
         return Completion([{"toolUse": use}], "tool_use", tokens)
 
+    as_json = _json_answer(request, question)
+    if as_json is not None:
+        # Structured answers carry no marker: it would make them invalid JSON.
+        return _finish(as_json, cfg)
+
     context = [b["text"] for b in request.get("system") or [] if isinstance(b.get("text"), str)]
-    for msg in messages[:-1]:
-        context += _texts(msg.get("content") or [])
+    for msg in messages:
+        if msg is not last:
+            context += _texts(msg.get("content") or [])
     if after_tool:
         for b in last_content:
             for item in b.get("toolResult", {}).get("content") or []:
                 context.append(item["text"] if "text" in item else json.dumps(item.get("json")))
-        question = question or "\n".join(context[-1:])
+    external = any(c.strip() for c in context)
     # A long last message usually carries its own context ("Context: ... Question: ...").
     own = _sentences(question)
+    question_for_match = question
     if len(own) > 1:
         asks = [s for s in own if s.endswith("?")]
         q = asks[-1] if asks else own[-1]
         context.append(" ".join(s for s in own if s is not q))
-        question_for_match = q if not _SUMMARY.search(question) else question
-    else:
-        question_for_match = question
+        if not _SUMMARY.search(question):
+            question_for_match = q
     if after_tool and not own:
         body = "The tool returned: " + " ".join(context[-1:])
     else:
-        body = _extract(question_for_match, [c for c in context if c.strip()])
+        body = _extract(question_for_match, [c for c in context if c.strip()], external)
     text = f"[bedrock_local · {model_id}] " + _image_note(last_content) + body
-    text = _truncate_words(text, DEFAULT_ANSWER_TOKENS)
-
-    stop_reason, stop_seq = "end_turn", None
-    hits = [(text.find(s), s) for s in cfg.get("stopSequences") or [] if s and s in text]
-    if hits:
-        pos, stop_seq = min(hits)
-        text, stop_reason = text[:pos], "stop_sequence"
-    max_tokens = cfg.get("maxTokens")
-    if max_tokens is not None and estimate_tokens(text) > max_tokens:
-        text, stop_reason, stop_seq = text[: max_tokens * 4], "max_tokens", None
-    return Completion([{"text": text}], stop_reason, estimate_tokens(text), stop_seq, _pieces(text))
+    return _finish(_truncate_words(text, DEFAULT_ANSWER_TOKENS), cfg)

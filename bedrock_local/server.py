@@ -69,7 +69,8 @@ class LocalServer:
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="bedrock_local",
+        # A short poll interval keeps shutdown() fast (tests start and stop many servers).
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="bedrock_local",
                                         daemon=True)
         self._thread.start()
 
