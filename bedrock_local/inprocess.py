@@ -55,8 +55,10 @@ def attach(emulator: Any, client: Any) -> Any:
     def before_send(request: Any, **_: Any) -> AWSResponse:
         path = urllib.parse.urlsplit(request.url)
         target = path.path + (f"?{path.query}" if path.query else "")
-        reply = emulator.handle(request.method, target, dict(request.headers.items()),
-                                _body_bytes(request.body))
+        # botocore keeps some header values as bytes (e.g. the signed Authorization).
+        headers = {k: v.decode("latin-1") if isinstance(v, bytes) else v
+                   for k, v in request.headers.items()}
+        reply = emulator.handle(request.method, target, headers, _body_bytes(request.body))
         return AWSResponse(request.url, reply.status, reply.headers, _RawBody(reply.chunks()))
 
     # unique_id makes attach() idempotent for the same emulator and client.
