@@ -56,6 +56,8 @@ def _http_body(event: Mapping[str, Any]) -> Any:
         return json.loads(body)
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}", field="body") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply", field="body") from None
 
 
 def _parse_event(raw: Any) -> Event:
@@ -186,7 +188,7 @@ def main(argv: Optional[list] = None) -> int:
     except OSError as exc:
         print(json.dumps({"ok": False, "error": {"type": "BadRequest", "message": f"cannot read {args.event}: {exc.strerror}", "status": 400}}, indent=2))
         return 1
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         print(json.dumps({"ok": False, "error": {"type": "BadRequest", "message": f"{args.event} is not valid JSON: {exc}", "status": 400}}, indent=2))
         return 1
     status, body = handle(event, _CliContext())
