@@ -55,24 +55,51 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
-def _image_note(blocks: list[Mapping[str, Any]]) -> str:
-    notes = []
+def _decode(raw: Any) -> bytes | None:
+    if isinstance(raw, (bytes, bytearray)):
+        return bytes(raw)
+    if isinstance(raw, str):
+        try:
+            return base64.b64decode(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _attachment_note(blocks: list[Mapping[str, Any]]) -> str:
+    """'I received 1 image(s) (png 16x9).' and the like: proof the attachment arrived."""
+    images, docs = [], []
     for b in blocks:
-        img = b.get("image")
-        if not img:
-            continue
-        desc = img.get("format", "image")
-        raw = img.get("source", {}).get("bytes")
-        if isinstance(raw, str):
-            try:
-                raw = base64.b64decode(raw)
-            except ValueError:
-                raw = None
-        if isinstance(raw, (bytes, bytearray)) and raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
-            w, h = struct.unpack(">II", raw[16:24])
-            desc += f" {w}x{h}"
-        notes.append(desc)
-    return f"I received {len(notes)} image(s) ({', '.join(notes)}). " if notes else ""
+        if "image" in b:
+            img = b["image"]
+            desc = img.get("format", "image")
+            raw = _decode((img.get("source") or {}).get("bytes"))
+            if raw and raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
+                w, h = struct.unpack(">II", raw[16:24])
+                desc += f" {w}x{h}"
+            images.append(desc)
+        elif "document" in b:
+            doc = b["document"]
+            docs.append(f"{doc.get('format', 'document')} '{doc.get('name', '')}'")
+    note = f"I received {len(images)} image(s) ({', '.join(images)}). " if images else ""
+    if docs:
+        note += f"I received {len(docs)} document(s) ({', '.join(docs)}). "
+    return note
+
+
+_TEXT_DOCS = {"txt", "md", "csv", "html"}
+
+
+def _document_texts(blocks: list[Mapping[str, Any]]) -> list[str]:
+    """Text of plain-text document blocks, usable as context (PDF/DOCX are not parsed)."""
+    out = []
+    for b in blocks:
+        doc = b.get("document") or {}
+        if doc.get("format") in _TEXT_DOCS:
+            raw = _decode((doc.get("source") or {}).get("bytes"))
+            if raw:
+                out.append(raw.decode("utf-8", "replace"))
+    return out
 
 
 def _echo(question: str) -> str:
@@ -208,6 +235,7 @@ def respond(request: Mapping[str, Any], model_id: str) -> Completion:
     for msg in messages:
         if msg is not last:
             context += _texts(msg.get("content") or [])
+        context += _document_texts(msg.get("content") or [])
     if after_tool:
         for b in last_content:
             for item in b.get("toolResult", {}).get("content") or []:
@@ -226,5 +254,5 @@ def respond(request: Mapping[str, Any], model_id: str) -> Completion:
         body = "The tool returned: " + " ".join(context[-1:])
     else:
         body = _extract(question_for_match, [c for c in context if c.strip()], external)
-    text = f"[bedrock_local · {model_id}] " + _image_note(last_content) + body
+    text = f"[bedrock_local · {model_id}] " + _attachment_note(last_content) + body
     return _finish(_truncate_words(text, DEFAULT_ANSWER_TOKENS), cfg)

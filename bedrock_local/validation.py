@@ -14,6 +14,7 @@ from .tokens import count_input_tokens, tools_of
 INVALID_MODEL = "The provided model identifier is invalid."
 TOO_LONG = "Input is too long for requested model."
 _IMAGE_FORMATS = {"png", "jpeg", "gif", "webp"}
+_DOC_FORMATS = {"pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"}
 
 
 def _check_blocks(messages: list[Mapping[str, Any]], profile: ModelProfile, has_tools: bool) -> None:
@@ -35,9 +36,14 @@ def _check_blocks(messages: list[Mapping[str, Any]], profile: ModelProfile, has_
                                      "you provided. Try again with a supported content block.")
                 if block["image"].get("format") not in _IMAGE_FORMATS:
                     raise validation(f"The format of the image at {where} is not supported.")
-            if "document" in block and not profile.documents:
-                raise validation("This model doesn't support the document content block that "
-                                 "you provided. Try again with a supported content block.")
+            if "document" in block:
+                if not profile.documents:
+                    raise validation("This model doesn't support the document content block "
+                                     "that you provided. Try again with a supported content block.")
+                doc = block["document"]
+                if not doc.get("name") or doc.get("format") not in _DOC_FORMATS:
+                    raise validation(f"The document at {where} needs a name and one of the "
+                                     f"formats {sorted(_DOC_FORMATS)}.")
             if ("toolUse" in block or "toolResult" in block) and not has_tools:
                 raise validation("The toolConfig field must be defined when using toolUse and "
                                  "toolResult content blocks.")

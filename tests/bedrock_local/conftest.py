@@ -19,9 +19,10 @@ from bedrock_local import Emulator  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from bl_helpers import NO_RETRY, REGION, make_client  # noqa: E402
 
-# test_image_inputs downloads its picture from the internet, which CI cannot reach;
-# image input is covered locally by test_bl_langchain.py::test_converse_image_input.
-DESELECT = ("test_image_inputs",)
+# Standard-suite tests that download their picture or PDF from the internet, which CI
+# cannot reach. Covered locally in test_bl_langchain.py with files generated on the fly:
+# test_converse_image_input, test_image_in_tool_message, test_pdf_and_text_documents.
+DESELECT = ("test_image_inputs", "test_image_tool_message", "test_pdf_inputs")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,7 +7,7 @@ import pytest
 from bl_helpers import HAIKU, NOVA, png_bytes
 from langchain_aws import ChatBedrock, ChatBedrockConverse
 from langchain_core.exceptions import ContextOverflowError
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
@@ -124,3 +124,41 @@ def test_stream_cut_raises_in_langchain(lc_client, emu):
     llm = ChatBedrockConverse(model=HAIKU, client=lc_client, region_name="us-east-1")
     with pytest.raises(ConnectionError):
         list(llm.stream("Hello"))
+
+
+def test_image_in_tool_message(lc_client, emu):
+    """Local replacement for the standard suite's test_image_tool_message (needs the internet)."""
+    llm = ChatBedrockConverse(model=HAIKU, client=lc_client, region_name="us-east-1").bind_tools([get_weather])
+    data = base64.b64encode(png_bytes(5, 5)).decode()
+    messages = [
+        HumanMessage("Show me the weather map for 'Oslo' for 1 day."),
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Oslo", "days": 1}, "id": "t1"}]),
+        ToolMessage(content=[{"type": "image", "base64": data, "mime_type": "image/png"}], tool_call_id="t1"),
+    ]
+    msg = llm.invoke(messages)
+    assert not msg.tool_calls and msg.text.startswith(f"[bedrock_local · {HAIKU}]")
+    result = emu.calls[-1].body["messages"][-1]["content"][0]["toolResult"]
+    assert result["toolUseId"] == "t1" and "image" in result["content"][0]
+
+
+MINI_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>"
+            b"endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+@pytest.mark.parametrize("model_id", [HAIKU, NOVA])
+def test_pdf_and_text_documents(lc_client, emu, model_id):
+    """Local replacement for the standard suite's test_pdf_inputs (needs the internet)."""
+    llm = ChatBedrockConverse(model=model_id, client=lc_client, region_name="us-east-1")
+    pdf = base64.b64encode(MINI_PDF).decode()
+    msg = llm.invoke([HumanMessage(content=[
+        {"type": "text", "text": "Summarize this document."},
+        {"type": "file", "base64": pdf, "mime_type": "application/pdf", "filename": "mini.pdf"}])])
+    assert "1 document(s) (pdf" in msg.text
+    doc = emu.calls[-1].body["messages"][0]["content"][1]["document"]
+    assert doc["format"] == "pdf" and doc["name"]
+    # Plain-text documents are read as context for the extractive answer.
+    text_doc = {"document": {"format": "txt", "name": "notes", "source": {
+        "bytes": b"The launch is on Friday. The budget is small."}}}
+    r = lc_client.converse(modelId=model_id, messages=[{"role": "user", "content": [
+        {"text": "When is the launch?"}, text_doc]}])
+    assert "The launch is on Friday." in r["output"]["message"]["content"][0]["text"]
