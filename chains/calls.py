@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Generator, List, Mapping, Optional
 
 from chains.errors import ModelCallError, to_model_error
 
@@ -105,6 +105,32 @@ async def ainvoke_model(
         message = await model.ainvoke(messages, config=config)
     except Exception as exc:
         err = _typed(exc, model_id, start)
+        raise err from exc
+    return _outcome(alias, model_id, message, start)
+
+
+def stream_model(
+    model: Any, alias: str, model_id: str, messages: List[Any], config: Optional[Mapping[str, Any]] = None
+) -> Generator[Dict[str, str], None, CallOutcome]:
+    """ConverseStream: yields ``{"output": text_delta}`` as Bedrock sends it, returns the ``CallOutcome``.
+
+    Use as ``outcome = yield from stream_model(...)`` in a strategy's ``stream``. A failure raises a typed
+    ``ModelCallError`` with ``.elapsed_ms`` and ``.streamed`` (whether text was already yielded: a fallback
+    can only take over before the first chunk).
+    """
+    start = time.perf_counter()
+    message = None
+    streamed = False
+    try:
+        for chunk in model.stream(messages, config=config):
+            message = chunk if message is None else message + chunk
+            text = message_text(chunk)
+            if text:
+                streamed = True
+                yield {"output": text}
+    except Exception as exc:
+        err = _typed(exc, model_id, start)
+        err.streamed = streamed  # type: ignore[attr-defined]
         raise err from exc
     return _outcome(alias, model_id, message, start)
 

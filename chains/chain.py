@@ -4,23 +4,33 @@ A strategy (single, routed, compare, ...) is a function ``(chain, request, confi
 at least ``output``, ``model`` and ``route``; this class adds ``attempts``, ``usage``, ``usage_by_model``,
 ``cost_usd`` and ``latency_ms``. Because it is a ``Runnable``, ``batch``, ``ainvoke`` and the rest work and
 callbacks, tags and metadata in the config reach every model call.
+
+Streaming: a strategy module may also define ``stream(chain, request, config)`` yielding ``{"output": delta}``
+chunks and then one dict with its other keys; ``BedrockChain.stream`` adds a last chunk with usage, cost and
+latency, so the sum of the chunks equals what ``invoke`` returns. A strategy without ``stream`` yields its
+``invoke`` result as one chunk. ``ainvoke``/``astream`` run the blocking boto3 calls in the executor:
+langchain-aws has no native async (``ChatBedrockConverse.ainvoke`` is ``run_in_executor`` too).
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Type
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Type
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config
-from langchain_core.runnables.utils import ConfigurableFieldSpec
+from langchain_core.runnables.config import ensure_config, patch_config, run_in_executor
+from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from chains.config import ChainConfig, Settings
 from chains.errors import BadRequest, ChainsError
+from chains.optimize import optimize_request
 from chains.options import Options, parse_options
 from chains.prompts import LoadedPrompt, PromptLibrary
+from chains.tokens import token_report
 from chains.usage import new_collector, summarise, with_handler
 
 RESERVED_INPUT = "options"
@@ -42,6 +52,8 @@ class ChainRequest:
     options: Options
     prompt: LoadedPrompt
     started: float = field(default_factory=time.perf_counter)
+    # tokens before/after input optimisation (chains/optimize.py), None when nothing was optimised
+    optimization: Optional[Dict[str, Any]] = None
 
     @property
     def deadline(self) -> Optional[float]:
@@ -88,20 +100,40 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
     def prompt(self, name: Optional[str] = None) -> LoadedPrompt:
         return self.runtime.prompts.load(name or self.cfg.prompt)
 
+    @property
+    def description(self) -> str:
+        return self.cfg.description or self.prompt().spec.description or f"The '{self.name}' chain."
+
+    def _prompt_fields(self) -> Dict[str, Any]:
+        """The prompt's variables as pydantic fields (what a caller, or a model calling a tool, must send)."""
+        prompt = self.prompt()
+        fields: Dict[str, Any] = {}
+        for var in prompt.spec.input_variables:
+            if var in prompt.placeholders:  # chat history: a list of {role, content}
+                fields[var] = (List[Dict[str, str]], Field(..., description=f"Messages for '{var}'."))
+            elif var in prompt.spec.optional_variables:
+                default = prompt.spec.optional_variables[var] or None
+                fields[var] = (Optional[str], Field(default=default, description=f"Optional input '{var}'."))
+            else:
+                fields[var] = (str, Field(..., description=f"Required input '{var}'."))
+        return fields
+
     def get_input_schema(self, config: Optional[RunnableConfig] = None) -> Type[BaseModel]:
         if self._input_schema is None:
-            spec = self.prompt().spec
-            fields: Dict[str, Any] = {}
-            for var in spec.input_variables:
-                if var in spec.optional_variables:
-                    fields[var] = (Optional[str], Field(default=spec.optional_variables[var] or None))
-                else:
-                    fields[var] = (str, Field(...))
+            fields = self._prompt_fields()
             fields[RESERVED_INPUT] = (Optional[Options], Field(default=None, description="Per-request options."))
             self._input_schema = create_model(  # type: ignore[call-overload]
-                f"{_camel(self.name)}Input", __config__=ConfigDict(extra="forbid"), **fields
+                f"{_camel(self.name)}Input", __config__=ConfigDict(extra="forbid"), __doc__=self.description,
+                **fields,
             )
         return self._input_schema
+
+    def tool_args_schema(self) -> Type[BaseModel]:
+        """The input schema without ``options``: per-request options are the caller's, not a model's, to set."""
+        return create_model(  # type: ignore[call-overload]
+            f"{_camel(self.name)}Args", __config__=ConfigDict(extra="forbid"), __doc__=self.description,
+            **self._prompt_fields(),
+        )
 
     @property
     def InputType(self) -> Any:  # noqa: N802 - Runnable API
@@ -112,7 +144,11 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         return Dict[str, Any]
 
     def get_output_schema(self, config: Optional[RunnableConfig] = None) -> Type[BaseModel]:
-        return ChainOutput
+        """``ChainOutput``, or the strategy module's ``Output`` (a subclass naming the keys it adds)."""
+        base = getattr(inspect.getmodule(self.strategy), "Output", None)
+        if not (isinstance(base, type) and issubclass(base, ChainOutput)):
+            base = ChainOutput
+        return create_model(f"{_camel(self.name)}Output", __base__=base)  # type: ignore[call-overload]
 
     @property
     def config_specs(self) -> List[ConfigurableFieldSpec]:
@@ -146,7 +182,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
                 field="input",
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called
-        return ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt)
+        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt)
+        return optimize_request(self.settings, request)  # whitespace and duplicate lines in long inputs
 
     def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> Dict[str, Any]:
         config = ensure_config(config)
@@ -157,8 +194,85 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         request = self.parse(input, config)
         collector = new_collector()
         run_config = with_handler(config, collector)
+        return self._finish(request, collector, lambda: self.strategy(self, request, run_config))
+
+    # --- streaming -------------------------------------------------------------------------------------------
+    def stream(
+        self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any
+    ) -> Iterator[Dict[str, Any]]:
+        """Text deltas as Bedrock sends them (``{"output": "..."}``), then the metadata; chunks add up to invoke's dict."""
+        config = ensure_config(config)
+        config.setdefault("run_name", self.name)
+        yield from self._transform_stream_with_config(iter([input]), self._stream_inputs, config, run_type="chain")
+
+    async def astream(
+        self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any
+    ) -> AsyncIterator[Dict[str, Any]]:
+        config = ensure_config(config)
+        config.setdefault("run_name", self.name)
+        async for chunk in self._atransform_stream_with_config(
+            _one(input), self._astream_inputs, config, run_type="chain"
+        ):
+            yield chunk
+
+    def _stream_inputs(self, inputs: Iterator[Any], run_manager: Any, config: RunnableConfig) -> Iterator[AddableDict]:
+        yield from self._chunks(_last(inputs), config)
+
+    async def _astream_inputs(
+        self, inputs: AsyncIterator[Any], run_manager: Any, config: RunnableConfig
+    ) -> AsyncIterator[AddableDict]:
+        value = None
+        async for value in inputs:
+            pass
+        # The strategies (and boto3 underneath) are blocking: step the sync generator in the executor,
+        # as langchain-core does for chat models without a native _astream.
+        chunks = self._chunks(value, config)
         try:
-            result = self.strategy(self, request, run_config)
+            while True:
+                chunk = await run_in_executor(config, next, chunks, _DONE)
+                if chunk is _DONE:
+                    return
+                yield chunk
+        finally:
+            try:
+                chunks.close()
+            except ValueError:  # still running in the executor (the consumer was cancelled): it ends by itself
+                pass
+
+    def _chunks(self, input: Any, config: RunnableConfig) -> Iterator[AddableDict]:
+        request = self.parse(input, config)
+        collector = new_collector()
+        run_config = with_handler(config, collector)
+        stream_fn = getattr(inspect.getmodule(self.strategy), "stream", None)
+        if not callable(stream_fn):
+            # No streaming in this strategy: its invoke result is the one chunk.
+            yield AddableDict(self._finish(request, collector, lambda: self.strategy(self, request, run_config)))
+            return
+        seen: set = set()
+        parts = stream_fn(self, request, run_config)
+        try:
+            for part in parts:
+                repeated = (set(part) - {"output"}) & seen
+                if repeated:  # AddableDict would add or refuse them: a strategy bug, say which keys
+                    raise TypeError(f"strategy stream for '{self.name}' repeated key(s) {sorted(repeated)}")
+                seen.update(part)
+                yield AddableDict(part)
+        except ChainsError as exc:
+            exc.details.update(summarise(self.settings, collector.usage_metadata))
+            exc.details.setdefault("latency_ms", _ms_since(request.started))
+            raise
+        finally:
+            parts.close()
+        final: Dict[str, Any] = {} if "output" in seen else {"output": ""}
+        if "attempts" not in seen:
+            final["attempts"] = []
+        final.update(summarise(self.settings, collector.usage_metadata))
+        final["latency_ms"] = _ms_since(request.started)
+        yield AddableDict(final)
+
+    def _finish(self, request: ChainRequest, collector: Any, call: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+        try:
+            result = call()
         except ChainsError as exc:
             # Never lose what was already spent: the error carries the usage of the calls that were made.
             exc.details.update(summarise(self.settings, collector.usage_metadata))
@@ -167,7 +281,68 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         result.setdefault("attempts", [])
         result.update(summarise(self.settings, collector.usage_metadata))
         result["latency_ms"] = _ms_since(request.started)
+        result.update(token_report(request, result))  # optimisation saving; budget: estimate vs actual
         return result
+
+    # --- as a tool -------------------------------------------------------------------------------------------
+    def as_tool(
+        self,
+        args_schema: Optional[Type[BaseModel]] = None,
+        *,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        arg_types: Optional[Dict[str, type]] = None,
+    ) -> Any:
+        """This chain as a LangChain tool (``StructuredTool``) for agents and tool-calling models.
+
+        Defaults: the chain's name, its description, and its prompt variables as arguments (``options`` left
+        out). The model sees the answer text; the full result (model, usage, cost ...) is the ToolMessage's
+        ``artifact``. The config of the tool call (callbacks, tags, metadata) reaches the chain's model calls,
+        so a caller's usage callback counts them.
+        """
+        from langchain_core.tools import StructuredTool
+
+        if args_schema is None and arg_types:
+            args_schema = create_model(  # type: ignore[call-overload]
+                f"{_camel(name or self.name)}Args", **{k: (t, ...) for k, t in arg_types.items()}
+            )
+        chain = self
+
+        def run_chain(config: RunnableConfig, callbacks: Any = None, **kwargs: Any) -> Any:
+            result = chain.invoke(kwargs, config=patch_config(config, callbacks=callbacks))
+            return tool_text(result.get("output")), result
+
+        async def arun_chain(config: RunnableConfig, callbacks: Any = None, **kwargs: Any) -> Any:
+            result = await chain.ainvoke(kwargs, config=patch_config(config, callbacks=callbacks))
+            return tool_text(result.get("output")), result
+
+        return StructuredTool.from_function(
+            func=run_chain,
+            coroutine=arun_chain,
+            name=name or self.name,
+            description=description or self.description,
+            args_schema=args_schema or self.tool_args_schema(),
+            response_format="content_and_artifact",
+        )
+
+
+def tool_text(output: Any) -> str:
+    """A chain's ``output`` as the text a model reads in a tool result."""
+    return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
+
+
+_DONE = object()
+
+
+def _last(values: Iterator[Any]) -> Any:
+    value = None
+    for value in values:
+        pass
+    return value
+
+
+async def _one(value: Any) -> AsyncIterator[Any]:
+    yield value
 
 
 def _ms_since(start: float) -> float:

@@ -1,0 +1,231 @@
+"""The ``agent`` strategy: langchain's ``create_agent`` on a configured model, the other chains as its tools.
+
+Each tool is ``get_chain(name).as_tool()``: the model reads the chain's answer text, the chain's full result
+(model, usage, cost) is the ToolMessage artifact and becomes a ``steps`` entry. The config this strategy
+receives carries the request's usage callback, and the agent passes it to every model call and tool run, so
+``usage``/``cost_usd`` include the agent's own calls and every call made inside a tool.
+
+Limits: ``ToolCallLimitMiddleware`` blocks tool calls beyond ``max_tool_calls`` (the model is told so and
+answers from what it has), ``ModelCallLimitMiddleware`` ends the run after ``max_model_calls``, and the
+request deadline (``options.timeout_ms``) is checked before every model call and tool run.
+
+Chain settings (``chains.<name>.settings`` in config.yaml):
+    tools: [qa, summarize, compare]   # chains offered as tools (default: every chain that is not an agent)
+    max_tool_calls: 3
+    max_model_calls: 5                 # default: max_tool_calls + 2
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import patch_config
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chains.calls import message_text
+from chains.chain import ChainOutput, ChainRequest
+from chains.errors import ChainsError, ConfigError, DeadlineExceeded, to_model_error
+
+logger = logging.getLogger("bedrock_chains.agent")
+
+AGENT_STRATEGY = "agent"
+
+
+class AgentSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tools: Optional[List[str]] = Field(default=None, description="Chains offered as tools.")
+    max_tool_calls: int = Field(default=3, ge=1, le=20)
+    max_model_calls: Optional[int] = Field(default=None, ge=2, le=40)
+
+    @model_validator(mode="after")
+    def _model_calls_cover_tool_calls(self) -> "AgentSettings":
+        if self.max_model_calls is None:
+            self.max_model_calls = self.max_tool_calls + 2
+        return self
+
+
+class Step(BaseModel):
+    tool: str
+    args: Dict[str, Any]
+    ok: bool
+    output: str = Field(description="What the agent's model read (the tool result text).")
+    model: Optional[str] = None
+    cost_usd: Optional[float] = None
+    usage: Optional[Dict[str, int]] = None
+    latency_ms: Optional[float] = None
+
+
+class Output(ChainOutput):
+    steps: List[Step] = Field(description="Each tool call the agent made, with the inner chain's model and cost.")
+    stop_reason: str = Field(description="end_turn, tool_call_limit or model_call_limit.")
+
+
+@dataclass
+class _RunContext:
+    """Per-request values the shared (cached) agent graph reads through LangGraph's runtime context."""
+
+    request: ChainRequest
+
+
+def settings_for(chain: Any) -> AgentSettings:
+    try:
+        settings = AgentSettings.model_validate(chain.cfg.settings or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"chains.{chain.name}.settings: {problems}") from None
+    configured = chain.settings.chains
+    if settings.tools is None:
+        settings.tools = [n for n, c in configured.items() if c.strategy != AGENT_STRATEGY]
+    for name in settings.tools:
+        if name not in configured:
+            raise ConfigError(
+                f"chains.{chain.name}.settings.tools names chain '{name}', which is not configured "
+                f"(configured: {', '.join(sorted(configured))})"
+            )
+        if configured[name].strategy == AGENT_STRATEGY:
+            raise ConfigError(f"chains.{chain.name}.settings.tools: '{name}' is an agent; agents cannot be tools")
+    if not settings.tools:
+        raise ConfigError(f"chains.{chain.name}: an agent needs at least one other chain as a tool")
+    return settings
+
+
+def _pick_model(chain: Any, request: ChainRequest) -> tuple[str, str]:
+    if request.options.model:
+        return request.options.model, "pinned by options.model"
+    if chain.cfg.model:
+        return chain.cfg.model, f"the model configured for chain '{chain.name}'"
+    for alias, cfg in chain.settings.models.items():
+        if cfg.capabilities.tools:
+            return alias, "the first configured model that can call tools"
+    raise ConfigError(f"chain '{chain.name}': no configured model can call tools")
+
+
+def _middleware(settings: AgentSettings) -> List[Any]:
+    from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ToolCallLimitMiddleware
+
+    class Deadline(AgentMiddleware):
+        """Stop before a model call or tool run when the request has no time left."""
+
+        def _check(self, runtime: Any, what: str) -> None:
+            context = getattr(runtime, "context", None)
+            remaining = context.request.remaining_ms() if isinstance(context, _RunContext) else None
+            if remaining is not None and remaining <= 0:
+                raise DeadlineExceeded(f"no time left for the agent's next {what}", remaining_ms=round(remaining, 1))
+
+        def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+            self._check(request.runtime, "model call")
+            return handler(request)
+
+        def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+            self._check(request.runtime, f"tool call ({request.tool_call.get('name')})")
+            return handler(request)
+
+    return [
+        Deadline(),
+        # "continue": a blocked call gets a ToolMessage saying so, and the model answers from what it has.
+        ToolCallLimitMiddleware(run_limit=settings.max_tool_calls, exit_behavior="continue"),
+        ModelCallLimitMiddleware(run_limit=settings.max_model_calls, exit_behavior="end"),
+    ]
+
+
+def _graph(chain: Any, alias: str, settings: AgentSettings, max_tokens: Optional[int], temperature: Optional[float]):
+    """The compiled agent for this chain and model, built once (tools and middleware are request-independent)."""
+    from langchain.agents import create_agent
+
+    from chains.registry import get_chain
+
+    key = (alias, max_tokens, temperature, tuple(settings.tools or ()), settings.max_tool_calls)
+    cache: Dict[Any, Any] = chain.__dict__.setdefault("_agent_graphs", {})
+    graph = cache.get(key)
+    if graph is None:
+        model = chain.runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=temperature)
+        tools = [get_chain(name, chain.runtime).as_tool() for name in settings.tools or ()]
+        graph = cache[key] = create_agent(
+            model, tools, middleware=_middleware(settings), context_schema=_RunContext, name=chain.name
+        )
+    return graph
+
+
+def run(chain: Any, request: ChainRequest, config: RunnableConfig) -> Dict[str, Any]:
+    settings = settings_for(chain)
+    alias, reason = _pick_model(chain, request)
+    model_cfg = chain.settings.model(alias)
+    if not model_cfg.capabilities.tools:
+        raise ConfigError(f"model '{alias}' cannot call tools (capabilities.tools is false)")
+    max_tokens = request.options.max_tokens or request.prompt.metadata.max_tokens
+    graph = _graph(
+        chain, alias, settings,
+        min(max_tokens, model_cfg.max_output_tokens) if max_tokens else None, request.options.temperature,
+    )
+    messages = request.prompt.format_messages(request.inputs)
+    # A configurable model pin is this chain's (like options.model): the tools keep their own models.
+    configurable = {k: v for k, v in (config.get("configurable") or {}).items() if k != "model"}
+    graph_config = patch_config(
+        config, recursion_limit=2 * settings.max_model_calls + 5, configurable=configurable  # type: ignore[operator]
+    )
+    try:
+        state = graph.invoke({"messages": messages}, config=graph_config, context=_RunContext(request))
+    except ChainsError:
+        raise  # an inner chain's typed error (its usage is in the request totals) or the deadline
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from langchain_core.exceptions import ContextOverflowError
+
+        if isinstance(exc, (ClientError, BotoCoreError, ContextOverflowError, ConnectionError, TimeoutError)):
+            raise to_model_error(exc, model_cfg.model_id) from exc
+        raise
+    steps, stop_reason = _steps(state["messages"], settings)
+    final = state["messages"][-1]
+    logger.info(
+        "agent finished",
+        extra={"chain": chain.name, "model": alias, "tool_calls": len(steps), "stop_reason": stop_reason},
+    )
+    return {
+        "output": message_text(final),
+        "model": model_cfg.model_id,
+        "route": {"model": alias, "reason": reason, "candidates": [alias], "tools": list(settings.tools or ())},
+        "steps": steps,
+        "stop_reason": stop_reason,
+    }
+
+
+def _steps(messages: List[Any], settings: AgentSettings) -> tuple[List[Dict[str, Any]], str]:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    calls: Dict[str, Dict[str, Any]] = {}
+    for m in messages:
+        if isinstance(m, AIMessage):
+            for call in m.tool_calls:
+                calls[call["id"]] = call
+    steps: List[Dict[str, Any]] = []
+    blocked = False
+    for m in messages:
+        if not isinstance(m, ToolMessage):
+            continue
+        call = calls.get(m.tool_call_id, {})
+        artifact = m.artifact if isinstance(m.artifact, dict) else {}
+        ok = m.status != "error" and bool(artifact)
+        blocked = blocked or (not artifact and "limit" in message_text(m).lower())
+        step = Step(
+            tool=m.name or call.get("name", "?"),
+            args=call.get("args", {}),
+            ok=ok,
+            output=message_text(m),
+            model=artifact.get("model"),
+            cost_usd=artifact.get("cost_usd"),
+            usage=artifact.get("usage"),
+            latency_ms=artifact.get("latency_ms"),
+        )
+        steps.append(step.model_dump(exclude_none=True))
+    last = messages[-1] if messages else None
+    model_calls = sum(1 for m in messages if isinstance(m, AIMessage))
+    if isinstance(last, AIMessage) and not last.tool_calls and model_calls > settings.max_model_calls:
+        stop = "model_call_limit"
+    elif blocked:
+        stop = "tool_call_limit"
+    else:
+        stop = (getattr(last, "response_metadata", None) or {}).get("stopReason") or "end_turn"
+    return steps, stop
