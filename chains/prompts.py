@@ -21,7 +21,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 class PromptMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "human", "ai"]
+    # ``placeholder``: a list of messages supplied by the request (chat history), content "{var}".
+    role: Literal["system", "human", "ai", "placeholder"]
     content: str
 
 
@@ -60,6 +61,11 @@ class LoadedPrompt:
     def metadata(self) -> PromptMetadata:
         return self.spec.metadata
 
+    @property
+    def placeholders(self) -> List[str]:
+        """Variables filled with a list of messages (``role: placeholder``), not a string."""
+        return [_placeholder_variable(m.content) or "" for m in self.spec.messages if m.role == "placeholder"]
+
     def variables(self, data: Mapping[str, Any]) -> Dict[str, Any]:
         """The template's variables from a request's input: checks presence and types, fills optionals."""
         missing = [v for v in self.required if data.get(v) is None]
@@ -68,6 +74,9 @@ class LoadedPrompt:
         values: Dict[str, Any] = {}
         for var in self.spec.input_variables:
             value = data.get(var)
+            if var in self.placeholders:
+                values[var] = _history(var, value)
+                continue
             if value is None:
                 value = self.spec.optional_variables.get(var, "")
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
@@ -149,14 +158,23 @@ def _load_file(name: str, path: Path) -> LoadedPrompt:
 
     from langchain_core.prompts import ChatPromptTemplate
 
+    from langchain_core.prompts import MessagesPlaceholder
+
+    parts: List[Any] = []
+    for m in spec.messages:
+        if m.role == "placeholder":
+            var = _placeholder_variable(m.content)
+            if var is None:
+                raise PromptError(f"{path.name}: a placeholder's content must be one variable, e.g. '{{messages}}'")
+            parts.append(MessagesPlaceholder(var, optional=var in spec.optional_variables))
+        else:
+            parts.append((m.role, m.content))
     try:
-        template = ChatPromptTemplate.from_messages(
-            [(m.role, m.content) for m in spec.messages], template_format=spec.template_format
-        )
+        template = ChatPromptTemplate.from_messages(parts, template_format=spec.template_format)
     except Exception as exc:  # a malformed template (unbalanced braces ...) is the file's fault
         raise PromptError(f"{path.name}: invalid {spec.template_format} template: {exc}") from None
 
-    used = set(template.input_variables)
+    used = set(template.input_variables) | set(template.optional_variables)
     declared = set(spec.input_variables)
     if used != declared:
         parts = []
@@ -171,3 +189,39 @@ def _load_file(name: str, path: Path) -> LoadedPrompt:
     if unknown_optional:
         raise PromptError(f"{path.name}: optional_variables not declared: {', '.join(sorted(unknown_optional))}")
     return LoadedPrompt(name, path, spec, template)
+
+
+_PLACEHOLDER = re.compile(r"^\s*\{\{?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}?\s*$")
+_HISTORY_ROLES = {"user": "human", "human": "human", "assistant": "ai", "ai": "ai"}
+
+
+def _placeholder_variable(content: str) -> Optional[str]:
+    m = _PLACEHOLDER.match(content)
+    return m.group(1) if m else None
+
+
+def _history(var: str, value: Any) -> List[Any]:
+    """A request's message list ({"role": "user"|"assistant", "content": "..."}) as LangChain messages.
+
+    System messages are refused: the system prompt belongs to the prompt file, not to the caller.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequest(f"input '{var}' must be a list of messages, got {type(value).__name__}", field=var)
+    out: List[Any] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) - {"role", "content"}:
+            raise BadRequest(f"{var}[{i}] must be an object with 'role' and 'content'", field=var)
+        role = _HISTORY_ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        content = item.get("content")
+        if role is None:
+            raise BadRequest(
+                f"{var}[{i}].role must be one of user, assistant (got {str(item.get('role'))[:40]!r})", field=var
+            )
+        if not isinstance(content, str) or not content.strip():
+            raise BadRequest(f"{var}[{i}].content must be a non-empty string", field=var)
+        out.append(HumanMessage(content) if role == "human" else AIMessage(content))
+    return out
