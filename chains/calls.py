@@ -94,7 +94,7 @@ def invoke_model(
     except Exception as exc:
         err = _typed(exc, model_id, start)
         raise err from exc
-    return _outcome(alias, model_id, message, start)
+    return _logged(_outcome(alias, model_id, message, start), messages)
 
 
 async def ainvoke_model(
@@ -106,7 +106,7 @@ async def ainvoke_model(
     except Exception as exc:
         err = _typed(exc, model_id, start)
         raise err from exc
-    return _outcome(alias, model_id, message, start)
+    return _logged(_outcome(alias, model_id, message, start), messages)
 
 
 def stream_model(
@@ -132,7 +132,15 @@ def stream_model(
         err = _typed(exc, model_id, start)
         err.streamed = streamed  # type: ignore[attr-defined]
         raise err from exc
-    return _outcome(alias, model_id, message, start)
+    return _logged(_outcome(alias, model_id, message, start), messages)
+
+
+def _logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
+    # Estimate vs Bedrock's input count, logged by chains.tokens (logger bedrock_chains.tokens, no prompt text).
+    from chains.tokens import log_estimate
+
+    log_estimate(outcome.alias, outcome.model_id, messages, outcome.usage["input_tokens"])
+    return outcome
 
 
 def _typed(exc: BaseException, model_id: str, start: float) -> ModelCallError:

@@ -268,6 +268,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             final["attempts"] = []
         final.update(summarise(self.settings, collector.usage_metadata))
         final["latency_ms"] = _ms_since(request.started)
+        final.update({k: v for k, v in token_report(request, final).items() if k not in seen})
         yield AddableDict(final)
 
     def _finish(self, request: ChainRequest, collector: Any, call: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
