@@ -71,10 +71,14 @@ def _error_reply(err: BedrockError) -> Reply:
 
 
 class Emulator:
-    def __init__(self, profiles: Mapping[str, ModelProfile] | None = None,
+    def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
                  latency_scale: float = 0.0):
-        self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
+        # A path (str/Path) to config.yaml is accepted too, for convenience.
+        if profiles is None or isinstance(profiles, Mapping):
+            self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
+        else:
+            self.profiles = load_profiles(profiles)
         if faults is None:
             faults = faults_mod.rules_from_env()
         self.faults = FaultSet(faults, seed=seed)
@@ -198,8 +202,7 @@ class Emulator:
             reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
             return reply
         if operation == "ConverseStream":
-            events = ((t, p, text) for t, p, text in
-                      converse.stream_events(completion, rec.input_tokens, latency))
+            events = converse.stream_events(completion, rec.input_tokens, latency)
             frames = self._paced(events, profile, decision)
             return Reply(200, {"Content-Type": EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4())},
                          stream=frames)

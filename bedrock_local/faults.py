@@ -14,7 +14,7 @@ import json
 import os
 import random
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping
 
 from .errors import STATUS
@@ -35,8 +35,8 @@ class FaultRule:
     message: str | None = None
     # Runtime state: how many matching calls this rule has seen, and its own RNG so
     # adding a rule never changes the random sequence of another.
-    seen: int = field(default=0, compare=False, repr=False)
-    _rng: random.Random | None = field(default=None, compare=False, repr=False)
+    seen: int = field(default=0, init=False, compare=False, repr=False)
+    _rng: random.Random | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.error is not None and self.error not in STATUS:
@@ -61,11 +61,12 @@ class FaultRule:
         return self._rng.random() < self.rate
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items()
-                if k not in ("seen", "_rng") and v not in (None, False, 0) or k == "model"}
+        """The JSON form (only keys that differ from the defaults, plus model)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.init and (f.name == "model" or getattr(self, f.name) not in (None, False, 0))}
 
 
-_PUBLIC = {f.name for f in fields(FaultRule) if not f.name.startswith("_") and f.name != "seen"}
+_PUBLIC = {f.name for f in fields(FaultRule) if f.init}
 
 
 def rule_from_dict(data: Mapping[str, Any]) -> FaultRule:
