@@ -21,9 +21,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import chains
+from chains import observability
 from chains.errors import BadRequest, ChainsError
 
-logger = logging.getLogger("bedrock_chains")
+logger = logging.getLogger("bedrock_chains.handler")
 
 # Time kept back from Lambda's remaining time, to build and return the error before Lambda kills us.
 DEADLINE_RESERVE_MS = 500
@@ -95,28 +96,43 @@ def _deadline_options(options: Optional[Dict[str, Any]], context: Any) -> Option
 
 
 def handle(event: Any, context: Any = None, runtime: Any = None) -> Tuple[int, Dict[str, Any]]:
-    """Run one event; returns (status code, response dict). Never raises."""
+    """Run one event; returns (status code, response dict). Never raises.
+
+    Observability (chains/observability.py): every log line of the request carries its request id, chain and
+    cold-start flag; request, route, fallbacks and result are logged and measured (EMF) from the response;
+    credentials are masked in the response and in every log line.
+    """
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    scope = observability.start_request(request_id, context, runtime)
+    status, body = _handle(event, context, runtime, request_id, scope)
+    return status, scope.finish(status, body)
+
+
+def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any) -> Tuple[int, Dict[str, Any]]:
     started = time.perf_counter()
     chain_name: Optional[str] = None
     try:
-        raw = _http_body(event) if isinstance(event, Mapping) and _is_http_event(event) else event
+        if scope.config_error is not None:
+            raise scope.config_error
+        is_http = isinstance(event, Mapping) and _is_http_event(event)
+        raw = _http_body(event) if is_http else event
         parsed = _parse_event(raw)
         chain_name = parsed.chain
+        scope.log_request(parsed.chain, parsed.input, parsed.options, "http" if is_http else "direct")
         chain = chains.get_chain(parsed.chain, runtime)
+        scope.set_chain(parsed.chain)
         payload = dict(parsed.input)
         if "options" in payload:
             raise BadRequest("put options in the event's 'options', not inside 'input'", field="input.options")
         options = _deadline_options(parsed.options, context)
         if options is not None:
             payload["options"] = options
-        result = chain.invoke(payload, config={"metadata": {"request_id": request_id}, "run_name": parsed.chain})
+        result = chain.invoke(payload, config={"metadata": {"request_id": request_id}, "run_name": parsed.chain,
+                                               "callbacks": scope.callbacks})
         response = {"ok": True, "chain": parsed.chain, **result, "request_id": request_id}
         return 200, response
     except ChainsError as exc:
-        status = exc.status if exc.status != 500 else 500
-        level = logging.ERROR if status >= 500 else logging.INFO
-        logger.log(level, "request failed: %s %s", exc.type, status, extra={"request_id": request_id})
+        status = exc.status if exc.status != 500 else 500  # logged by scope.finish
         error = {**exc.to_dict(), "status": status}
         body: Dict[str, Any] = {"ok": False, "error": error, "request_id": request_id}
         if chain_name:
@@ -126,7 +142,7 @@ def handle(event: Any, context: Any = None, runtime: Any = None) -> Tuple[int, D
             body["error"] = {"type": exc.type, "message": exc.message, "status": 500}
         return status, body
     except Exception:  # a bug: the traceback goes to the log, never into the response
-        logger.exception("unhandled error", extra={"request_id": request_id})
+        logger.exception("unhandled error", extra={"event": "unhandled_error"})
         return 500, {
             "ok": False,
             "error": {"type": "InternalError", "message": "internal error; see the logs for this request id",
@@ -165,6 +181,13 @@ def main(argv: Optional[list] = None) -> int:
 
     _load_dotenv()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Logs and metrics go to stderr, readable: stdout carries only the response JSON. Other libraries'
+    # warnings (root handler) are masked too.
+    observability.force_local()
+    from chains.redaction import RedactionFilter
+
+    for root_handler in logging.root.handlers:
+        root_handler.addFilter(RedactionFilter())
 
     if args.list:
         try:

@@ -1,0 +1,337 @@
+"""Logs, metrics and traces for the service: Powertools Logger (JSON), Metrics (CloudWatch EMF), Tracer (X-Ray).
+
+Who does what:
+- Library modules log with ``logging.getLogger("bedrock_chains.<module>")`` and ``extra={...}``. Nothing is
+  configured at import; ``setup()`` (called by the handler, or by you via ``configure_logging()``) puts
+  Powertools' handler on the ``bedrock_chains`` logger, so the whole hierarchy comes out as JSON lines
+  (Lambda) or readable lines on stderr (CLI, notebook), credentials masked (``chains.redaction``).
+- ``RequestScope`` (one per handler request) stamps every line with ``request_id``, ``chain`` and
+  ``cold_start`` (and the Lambda context), adds a ``ModelCallObserver`` callback to the chain's config (one
+  line and one X-Ray subsegment per model attempt), logs the request, route, fallbacks and result from
+  the response, and emits one EMF blob per model involved.
+
+Powertools, and the X-Ray SDK even more so, are imported on first use, never at import: ``import handler``
+stays as cheap as before, and with tracing off ``aws_xray_sdk`` is never imported (benchmarks/import_cost.py).
+
+The ``observability:`` section of config.yaml is validated by ``ObservabilityConfig`` below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chains.errors import ConfigError
+from chains.redaction import RedactionFilter, redact, redact_obj
+
+LOGGER_NAME = "bedrock_chains"
+log = logging.getLogger("bedrock_chains.handler")
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = ("1", "true", "yes", "on")
+
+
+# --- configuration ---------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricsConfig(_Strict):
+    # auto: on in Lambda, off for local runs (CLI, notebook, tests). POWERTOOLS_METRICS_DISABLED=true wins.
+    enabled: Union[Literal["auto"], bool] = "auto"
+    namespace: str = Field(default="BedrockChains", min_length=1, max_length=255)
+
+
+class TracingConfig(_Strict):
+    # X-Ray through Powertools Tracer. Needs aws-xray-sdk; Powertools keeps it off outside Lambda.
+    enabled: bool = False
+    # Modules the X-Ray SDK patches (botocore: a subsegment per AWS API call); [] patches nothing.
+    patch_modules: List[str] = Field(default_factory=lambda: ["botocore"])
+
+
+class ObservabilityConfig(_Strict):
+    service: str = Field(default="bedrock-chains", min_length=1)
+    # Default INFO in Lambda, WARNING locally; LOG_LEVEL (or POWERTOOLS_LOG_LEVEL) beats this.
+    log_level: Optional[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]] = None
+    # auto: JSON in Lambda, one readable line per event locally.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Prompt and answer text in logs; LOG_PROMPTS=true/false beats this.
+    log_prompts: bool = False
+    metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
+
+
+def load_observability(section: Optional[Mapping[str, Any]]) -> ObservabilityConfig:
+    """Validate the ``observability:`` section; ``ConfigError`` names the bad key."""
+    try:
+        return ObservabilityConfig.model_validate(dict(section or {}))
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            loc = "observability." + ".".join(str(p) for p in e["loc"])
+            problems.append(f"{loc}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def in_lambda(env: Optional[Mapping[str, str]] = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def _truthy(value: Optional[str]) -> Optional[bool]:
+    if value is None or value.strip() == "":
+        return None
+    return value.strip().lower() in _TRUE
+
+
+# --- the process-wide set-up -------------------------------------------------------------------------------------
+
+
+class Observability:
+    """Resolved settings (file, then environment) and the installed Powertools objects."""
+
+    def __init__(self, cfg: ObservabilityConfig, mode: str, env: Optional[Mapping[str, str]] = None) -> None:
+        env = os.environ if env is None else env
+        self.cfg = cfg
+        self.mode = mode  # "lambda" or "local"
+        self.service = env.get("POWERTOOLS_SERVICE_NAME") or cfg.service
+        self.level, self.level_problem = _resolve_level(cfg, mode, env)
+        self.log_format = cfg.log_format if cfg.log_format != "auto" else ("json" if mode == "lambda" else "text")
+        prompts = _truthy(env.get("LOG_PROMPTS"))
+        self.log_prompts = cfg.log_prompts if prompts is None else prompts
+        metrics_on = cfg.metrics.enabled if cfg.metrics.enabled != "auto" else mode == "lambda"
+        self.metrics_enabled = bool(metrics_on) and not _truthy(env.get("POWERTOOLS_METRICS_DISABLED"))
+        self.namespace = env.get("POWERTOOLS_METRICS_NAMESPACE") or cfg.metrics.namespace
+        self.tracing_enabled = cfg.tracing.enabled and not _truthy(env.get("POWERTOOLS_TRACE_DISABLED"))
+        # Lambda's log and EMF destination is stdout; locally stdout belongs to the CLI's JSON.
+        self.stream = "stdout" if mode == "lambda" else "stderr"
+        self.logger: Any = None
+        self.tracer: Any = None
+        self._handler: Optional[logging.Handler] = None
+        self._suppress: List[Any] = []
+
+    def key(self) -> tuple:
+        return (self.cfg.model_dump_json(), self.mode, self.service, self.level, self.log_format, self.log_prompts,
+                self.metrics_enabled, self.namespace, self.tracing_enabled)
+
+    # logging -------------------------------------------------------------------------------------------------
+    def install(self) -> None:
+        from aws_lambda_powertools.logging import Logger
+
+        from chains.log_format import CurrentStream, ReadableFormatter, RedactingJsonFormatter
+
+        target = logging.getLogger(LOGGER_NAME)
+        _forget_powertools_state(target)
+        handler = logging.StreamHandler(CurrentStream(self.stream))
+        handler.addFilter(RedactionFilter())
+        handler._bedrock_chains = True  # type: ignore[attr-defined] - ours, to remove on reconfiguration
+        formatter = RedactingJsonFormatter() if self.log_format == "json" else ReadableFormatter()
+        root_handlers = list(logging.root.handlers)
+        before = {id(h): list(h.filters) for h in root_handlers}
+        # service=LOGGER_NAME makes Powertools' logger *the* ``bedrock_chains`` logger, parent of every
+        # library logger; the ``service`` key of the lines is set below.
+        self.logger = Logger(service=LOGGER_NAME, level=self.level, logger_handler=handler,
+                             logger_formatter=formatter)
+        self.logger.append_keys(service=self.service)
+        self._handler = handler
+        # Powertools adds a filter to the root handlers so our lines are not printed twice; remember them.
+        for h in root_handlers:
+            self._suppress += [(h, f) for f in h.filters if f not in before.get(id(h), [])]
+        if self.level_problem:
+            log.warning(self.level_problem, extra={"event": "config"})
+
+    def uninstall(self) -> None:
+        target = logging.getLogger(LOGGER_NAME)
+        if self._handler is not None:
+            target.removeHandler(self._handler)
+        for h, f in self._suppress:
+            h.removeFilter(f)
+        self._suppress = []
+        _forget_powertools_state(target)
+        target.setLevel(logging.NOTSET)
+        self._handler = None
+
+    # tracing -------------------------------------------------------------------------------------------------
+    def tracer_or_none(self) -> Any:
+        """The Powertools Tracer when tracing is enabled and active (in Lambda), else None."""
+        if not self.tracing_enabled:
+            return None
+        if self.tracer is None:
+            try:
+                from aws_lambda_powertools import Tracer
+
+                modules = self.cfg.tracing.patch_modules
+                self.tracer = Tracer(service=self.service, auto_patch=bool(modules), patch_modules=modules or None)
+            except Exception as exc:  # aws-xray-sdk missing: keep serving, say why once
+                log.warning("X-Ray tracing is enabled but unavailable: %s", exc, extra={"event": "config"})
+                self.tracing_enabled = False
+                return None
+        return None if self.tracer.disabled else self.tracer
+
+
+def _resolve_level(cfg: ObservabilityConfig, mode: str, env: Mapping[str, str]) -> tuple:
+    given = env.get("POWERTOOLS_LOG_LEVEL") or env.get("LOG_LEVEL")
+    default = cfg.log_level or ("INFO" if mode == "lambda" else "WARNING")
+    if given is None or given.strip() == "":
+        return default, None
+    if given.strip().upper() in _LEVELS:
+        return given.strip().upper(), None
+    return default, f"LOG_LEVEL={given[:40]!r} is not a level ({', '.join(_LEVELS)}); using {default}"
+
+
+def _forget_powertools_state(target: logging.Logger) -> None:
+    """Let Powertools configure ``bedrock_chains`` again (it marks a configured logger and reuses it)."""
+    for h in list(target.handlers):
+        if getattr(h, "_bedrock_chains", False):
+            target.removeHandler(h)
+    for attr in ("init", "powertools_handler", "powertools_buffer_config", "powertools_buffer_cache"):
+        target.__dict__.pop(attr, None)
+
+
+_lock = threading.RLock()
+_current: Optional[Observability] = None
+_forced_mode: Optional[str] = None
+_cold_start = True
+
+
+def setup(section: Optional[Mapping[str, Any]] = None, mode: Optional[str] = None,
+          env: Optional[Mapping[str, str]] = None) -> Observability:
+    """Install (or keep) the process's observability for this configuration section. Idempotent."""
+    global _current
+    cfg = section if isinstance(section, ObservabilityConfig) else load_observability(section)
+    mode = mode or _forced_mode or ("lambda" if in_lambda(env) else "local")
+    wanted = Observability(cfg, mode, env)
+    with _lock:
+        if _current is not None and _current.key() == wanted.key():
+            return _current
+        previous_tracer = _current.tracer if _current is not None else None
+        if _current is not None:
+            _current.uninstall()
+        wanted.tracer = previous_tracer if wanted.tracing_enabled else None
+        wanted.install()
+        _current = wanted
+        return wanted
+
+
+def configure_logging(level: Optional[str] = None, *, format: str = "text", log_prompts: bool = False) -> Observability:
+    """For notebooks and scripts: show the library's log lines on stderr (nothing is configured otherwise).
+
+    Add ``ModelCallObserver`` to a chain's callbacks for one line per model call::
+
+        from chains.observability import configure_logging
+        from chains.call_observer import ModelCallObserver
+        configure_logging("INFO")
+        qa.invoke({...}, config={"callbacks": [ModelCallObserver(runtime.settings)]})
+    """
+    section: Dict[str, Any] = {"log_format": format, "log_prompts": log_prompts}
+    if level:
+        section["log_level"] = level.upper()
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")} if level else None
+    return setup(section, mode="local", env=env)
+
+
+def force_local() -> None:
+    """The CLI: logs and metrics go to stderr even where AWS_LAMBDA_FUNCTION_NAME is set."""
+    global _forced_mode
+    _forced_mode = "local"
+
+
+def reset() -> None:
+    """Remove what ``setup`` installed and forget the cold start (tests; a notebook that wants silence)."""
+    global _current, _forced_mode, _cold_start
+    with _lock:
+        if _current is not None:
+            _current.uninstall()
+        _current = None
+        _forced_mode = None
+        _cold_start = True
+
+
+def _take_cold_start(env: Mapping[str, str]) -> bool:
+    global _cold_start
+    with _lock:
+        cold, _cold_start = _cold_start, False
+    # Provisioned concurrency initialises ahead of traffic: its first request is not a cold start.
+    return cold and env.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
+
+
+def start_request(request_id: str, context: Any = None, runtime: Any = None) -> "RequestScope":
+    """The handler's entry: set-up for this runtime's configuration, then a scope for one request.
+
+    Never raises: a broken configuration leaves default observability in place and is reported as the
+    request's ``ConfigError`` by the handler (``scope.config_error``).
+    """
+    from chains.request_scope import RequestScope
+
+    from chains.errors import ChainsError
+
+    settings, config_error = None, None
+    try:
+        if runtime is None:
+            from chains.registry import default_runtime
+
+            runtime = default_runtime()
+        settings = runtime.settings
+    except ChainsError:
+        pass  # the same error comes back from chains.get_chain, in the request's normal error path
+    try:
+        try:
+            obs = setup(settings.observability if settings is not None else {})
+        except ConfigError as exc:
+            config_error = exc
+            obs = setup({})
+    except Exception:  # Powertools itself failed: serve the request without it
+        logging.getLogger(LOGGER_NAME).debug("observability set-up failed", exc_info=True)
+        obs = Observability(ObservabilityConfig(), "local")
+    return RequestScope(obs, request_id, context, settings, cold_start=_take_cold_start(os.environ),
+                        config_error=config_error)
+
+
+def emit_metrics(obs: Observability, blobs: List[Dict[str, Any]]) -> None:
+    """Write one EMF document per blob ({dimensions, metrics: {name: (unit, value or [values])}, metadata})."""
+    if not obs.metrics_enabled or not blobs:
+        return
+    import json
+    import sys
+
+    from aws_lambda_powertools.metrics import Metrics
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    for blob in blobs:
+        # A provider of our own: Metrics' class-level store is shared with any Metrics the user's code has.
+        provider = AmazonCloudWatchEMFProvider(namespace=obs.namespace, service="", metric_set={}, dimension_set={},
+                                               metadata_set={}, default_dimensions={})
+        metrics = Metrics(provider=provider)
+        for name, value in blob["dimensions"].items():
+            metrics.add_dimension(name=name, value=str(value))
+        for extra_set in blob.get("dimension_sets", []):
+            provider.add_dimensions(**extra_set)
+        for name, (unit, values) in blob["metrics"].items():
+            for v in values if isinstance(values, list) else [values]:
+                metrics.add_metric(name=name, unit=unit, value=v)
+        for key, value in (blob.get("metadata") or {}).items():
+            metrics.add_metadata(key=key, value=redact_obj(value))
+        document = json.dumps(provider.serialize_metric_set(), separators=(",", ":"))
+        getattr(sys, obs.stream).write(document + "\n")
+
+
+def current() -> Optional[Observability]:
+    return _current
+
+
+__all__ = [
+    "ObservabilityConfig",
+    "configure_logging",
+    "load_observability",
+    "redact",
+    "reset",
+    "setup",
+    "start_request",
+]

@@ -1,0 +1,142 @@
+"""Masking AWS credentials out of text: log lines, error messages, responses, trace metadata.
+
+Two nets, because either alone leaks:
+
+1. The actual secret values present in the environment right now (``AWS_SECRET_ACCESS_KEY``,
+   ``AWS_SESSION_TOKEN``, ...), replaced wherever they occur, whatever their shape.
+2. Shapes: access key ids (``AKIA``/``ASIA``... + 16), Bedrock API keys (``ABSK...``), values after a
+   credential-like key (``aws_secret_access_key=...``, ``"SessionToken": "..."``, ``X-Amz-Security-Token``),
+   40-character secret-key-like tokens and long base64 runs (session tokens are several hundred characters).
+
+Only ``re`` and ``os`` are imported: this module is on every request path and costs nothing at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any, Iterable, List, Mapping, Optional
+
+MASK = "[REDACTED]"
+
+# Environment variables whose values are secrets. Their values are masked verbatim.
+SECRET_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "LANGSMITH_API_KEY",
+    "LANGCHAIN_API_KEY",
+)
+# Values shorter than this are not masked verbatim (a 3-letter "secret" would mask every occurrence of a word).
+_MIN_VERBATIM = 8
+
+_B64 = r"A-Za-z0-9/+="
+
+_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AIDA|AROA|ABIA|ACCA|AGPA|ANPA|ANVA|APKA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])")
+_BEDROCK_API_KEY = re.compile(r"(?<![A-Za-z0-9])ABSK[A-Za-z0-9+/=]{20,}")
+# key = value, key: value, "key": "value" for credential-like keys (the value is masked, the key kept).
+_KEYED = re.compile(
+    r"(?i)(?P<key>(?<![A-Za-z0-9])(?:aws_?secret_?access_?key|secret_?access_?key|aws_?session_?token|session_?token"
+    r"|aws_?security_?token|security_?token|x-amz-security-token|bearer_?token(?:_bedrock)?|api_?key"
+    r"|secret|password)\b[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;}\]\[][^\s\"',;}\]]*)"
+)
+_AUTH_SIGNATURE = re.compile(r"(?i)(Signature=)[0-9a-f]{64}")
+# A bare 40-character token from the base64 alphabet with mixed case and digits: a secret access key.
+_SECRET_LIKE = re.compile(rf"(?<![{_B64}])[A-Za-z0-9/+]{{40}}(?![{_B64}])")
+# A long base64 run: a session token (hundreds of characters) or a signed blob.
+_LONG_B64 = re.compile(rf"(?<![{_B64}])[{_B64}]{{100,}}")
+
+
+def _mixed(token: str) -> bool:
+    """Random-looking: upper and lower case, and digits (two, or one next to a ``/`` or ``+``).
+
+    Words, identifiers and paths rarely are; a random 40-character key misses this about 1 time in 100,
+    and the verbatim environment values cover the key that is actually in use.
+    """
+    digits = sum(c.isdigit() for c in token)
+    return (
+        any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and (digits >= 2 or (digits >= 1 and ("/" in token or "+" in token)))
+    )
+
+
+def secret_values(env: Optional[Mapping[str, str]] = None) -> List[str]:
+    """The secret values currently in the environment, longest first (so a value containing another wins)."""
+    env = os.environ if env is None else env
+    values = {env.get(name, "").strip() for name in SECRET_ENV}
+    return sorted((v for v in values if len(v) >= _MIN_VERBATIM), key=len, reverse=True)
+
+
+def redact(text: str, extra_values: Iterable[str] = ()) -> str:
+    """``text`` with every credential masked. Never raises; non-strings are returned unchanged."""
+    if not isinstance(text, str) or not text:
+        return text
+    text = _KEYED.sub(lambda m: m.group("key") + MASK, text)
+    for value in list(extra_values) + secret_values():
+        if value and value in text:
+            text = text.replace(value, MASK)
+    text = _KEY_ID.sub(MASK, text)
+    text = _BEDROCK_API_KEY.sub(MASK, text)
+    text = _AUTH_SIGNATURE.sub(lambda m: m.group(1) + MASK, text)
+    text = _SECRET_LIKE.sub(lambda m: MASK if _mixed(m.group(0)) else m.group(0), text)
+    text = _LONG_B64.sub(lambda m: MASK if _mixed(m.group(0)) else m.group(0), text)
+    return text
+
+
+def redact_obj(obj: Any, _depth: int = 0) -> Any:
+    """A copy of a JSON-like structure with every string (keys too) passed through ``redact``."""
+    if _depth > 50:  # a cycle or absurd nesting: give up on the structure, keep its text safe
+        return redact(str(obj))
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, Mapping):
+        return {redact_obj(k, _depth + 1) if isinstance(k, str) else k: redact_obj(v, _depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact_obj(v, _depth + 1) for v in obj) if isinstance(obj, list) else tuple(
+            redact_obj(v, _depth + 1) for v in obj
+        )
+    if isinstance(obj, (int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, BaseException):
+        return redact(str(obj))
+    return obj
+
+
+# Attributes every LogRecord has; anything else on a record came in through ``extra=``.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
+
+
+class RedactionFilter(logging.Filter):
+    """Masks credentials in a record in place (message, arguments, ``extra`` fields, exception text).
+
+    Attach it to a handler (handler filters see records from child loggers too). Because it rewrites the
+    record itself, every handler that sees the record after this one (pytest's caplog, the root handler of
+    the CLI) gets the masked text as well. The formatters in ``chains.observability`` also mask the final
+    line, so a record that bypassed this filter is still safe there.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API
+        try:
+            if isinstance(record.msg, (dict, list)):
+                record.msg = redact_obj(record.msg)
+                record.args = ()
+            else:
+                message = record.getMessage()
+                record.msg, record.args = redact(message), ()
+            for key, value in list(vars(record).items()):
+                if key not in _RECORD_ATTRS:
+                    setattr(record, key, redact_obj(value))
+            if record.exc_info and record.exc_info[0] is not None:
+                # Formatters use exc_text when it is set instead of formatting exc_info again.
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            elif record.exc_text:
+                record.exc_text = redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
+        except Exception:  # a filter must never lose the line; the formatter masks again
+            pass
+        return True

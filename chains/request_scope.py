@@ -1,0 +1,218 @@
+"""One handler request as observability sees it: keys on every line, the events, metrics, the X-Ray subsegment.
+
+Lines (logger ``bedrock_chains.handler``, field ``event``): ``request`` (what came in: fields and sizes,
+never text unless LOG_PROMPTS), ``route`` (the decision), ``fallback`` (tries that failed before the
+answer), ``result`` or ``error`` (status, model, latency, usage, cost). Model attempts are logged by the
+``ModelCallObserver`` this scope adds to the chain's callbacks. All of it comes from the response's
+``route`` and ``attempts``: the strategies need no log calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional
+
+from chains.call_observer import ModelCallObserver, _clip
+from chains.redaction import redact_obj
+
+log = logging.getLogger("bedrock_chains.handler")
+
+_TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING")
+
+
+class RequestScope:
+    def __init__(self, obs: Any, request_id: str, context: Any, settings: Any, *, cold_start: bool,
+                 config_error: Optional[Exception] = None) -> None:
+        self.obs = obs
+        self.request_id = request_id
+        self.settings = settings
+        self.cold_start = cold_start
+        self.config_error = config_error
+        self.chain: Optional[str] = None
+        self.started = time.perf_counter()
+        self._keys = {"request_id": request_id, "cold_start": cold_start, **_lambda_keys(context)}
+        if obs.logger is not None:
+            obs.logger.append_keys(**self._keys)
+        self.tracer = obs.tracer_or_none()
+        self.subsegment = None
+        if self.tracer is not None:
+            try:
+                self.subsegment = self.tracer.provider.begin_subsegment("## bedrock_chains.handle")
+                if self.subsegment is not None:
+                    self.subsegment.put_annotation("ColdStart", cold_start)
+                    self.subsegment.put_annotation("Service", obs.service)
+                    self.subsegment.put_annotation("request_id", request_id)
+            except Exception:  # pragma: no cover - tracing must never fail a request
+                self.subsegment = None
+        self.observer = ModelCallObserver(settings, log_prompts=obs.log_prompts, trace_parent=self.subsegment)
+
+    # --- during the request ----------------------------------------------------------------------------------
+    @property
+    def callbacks(self) -> List[Any]:
+        return [self.observer]
+
+    def set_chain(self, name: str) -> None:
+        """Call once the chain exists (a name that is not configured never becomes a metric dimension)."""
+        self.chain = name
+        self.observer.chain = name
+        if self.obs.logger is not None:
+            self.obs.logger.append_keys(chain=name)
+        if self.subsegment is not None:
+            try:
+                self.subsegment.put_annotation("chain", name)
+            except Exception:  # pragma: no cover
+                pass
+
+    def log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
+                    source: str) -> None:
+        fields: Dict[str, Any] = {
+            "event": "request", "source": source, "requested_chain": chain,
+            "input_fields": sorted(inputs), "input_chars": sum(len(str(v)) for v in inputs.values()),
+        }
+        if options:
+            fields["options"] = dict(options)
+        if self.obs.log_prompts:
+            fields["input"] = {k: _clip(str(v)) for k, v in inputs.items()}
+        log.info("request for chain %s", chain, extra=fields)
+
+    # --- the end -------------------------------------------------------------------------------------------------
+    def finish(self, status: int, body: Dict[str, Any]) -> Dict[str, Any]:
+        """Log the outcome, emit metrics, close the trace; returns the body with credentials masked."""
+        body = redact_obj(body)
+        try:
+            if body.get("ok"):
+                self._log_success(body)
+            else:
+                self._log_failure(status, body)
+            from chains.observability import emit_metrics
+
+            emit_metrics(self.obs, self._metric_blobs(status, body))
+        except Exception:  # observability must not turn an answer into an error
+            log.debug("observability failed at the end of the request", exc_info=True)
+        finally:
+            self._end_trace(status, body)
+            self._flush_langsmith()
+            if self.obs.logger is not None:
+                self.obs.logger.remove_keys(list(self._keys) + ["chain"])
+        return body
+
+    def _log_success(self, body: Dict[str, Any]) -> None:
+        route = body.get("route") or {}
+        log.info("route: %s (%s)", route.get("model"), route.get("reason"),
+                 extra={"event": "route", "route": route})
+        attempts = body.get("attempts") or []
+        if attempts:
+            log.warning(
+                "fallback: %s answered after %d failed or skipped attempt(s)", route.get("model") or body.get("model"),
+                len(attempts),
+                extra={"event": "fallback", "answered_by": body.get("model"), "attempts": attempts},
+            )
+        output = body.get("output")
+        fields: Dict[str, Any] = {
+            "event": "result", "status": 200, "model": body.get("model"), "latency_ms": body.get("latency_ms"),
+            "usage": body.get("usage"), "cost_usd": body.get("cost_usd"), "attempts": len(attempts),
+            "stop_reason": body.get("stop_reason"),
+            "output_chars": len(output) if isinstance(output, str) else None,
+        }
+        if self.obs.log_prompts:
+            fields["output"] = _clip(output if isinstance(output, str) else str(output))
+        log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
+                 extra=fields)
+
+    def _log_failure(self, status: int, body: Dict[str, Any]) -> None:
+        error = body.get("error") or {}
+        fields = {
+            "event": "error", "status": status, "error_type": error.get("type"),
+            "error_class": error.get("error_class"), "code": error.get("code"),
+            "error": _clip(str(error.get("message", "")), 2000),
+            "attempts": error.get("attempts") or body.get("attempts") or [],
+            "usage": error.get("usage"), "cost_usd": error.get("cost_usd"),
+            "latency_ms": error.get("latency_ms") or body.get("latency_ms") or _ms_since(self.started),
+        }
+        level = logging.ERROR if status >= 500 else logging.WARNING
+        log.log(level, "request failed: %s %s", status, error.get("type"), extra=fields)
+
+    def _metric_blobs(self, status: int, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        ok = bool(body.get("ok"))
+        error = body.get("error") or {}
+        chain = self.chain or "unknown"
+        answered = body.get("model") if ok and body.get("model") else "none"
+        usage_by_model = body.get("usage_by_model") or error.get("usage_by_model") or {}
+        calls = self.observer.per_model()
+        models = list(dict.fromkeys([*usage_by_model, *calls, answered]))
+        meta = {"request_id": self.request_id, "status": status}
+        if not ok:
+            meta["error_type"] = error.get("type")
+        blobs = []
+        for model in models:
+            metrics: Dict[str, Any] = {}
+            usage = usage_by_model.get(model)
+            if usage:
+                metrics["InputTokens"] = ("Count", int(usage.get("input_tokens", 0)))
+                metrics["OutputTokens"] = ("Count", int(usage.get("output_tokens", 0)))
+                metrics["CostUSD"] = ("None", float(usage.get("cost_usd", 0.0)))
+            stats = calls.get(model)
+            if stats:
+                metrics["ModelCalls"] = ("Count", stats["calls"])
+                metrics["ModelErrors"] = ("Count", stats["errors"])
+                metrics["ModelThrottles"] = ("Count", stats["throttles"])
+                if stats["latency_ms"]:
+                    metrics["ModelLatency"] = ("Milliseconds", stats["latency_ms"])
+            if model == answered:
+                latency = body.get("latency_ms") or error.get("latency_ms") or _ms_since(self.started)
+                metrics["Requests"] = ("Count", 1)
+                metrics["Latency"] = ("Milliseconds", float(latency))
+                metrics["Errors"] = ("Count", 0 if ok else 1)
+                metrics["Fallbacks"] = ("Count", len(body.get("attempts") or []) if ok else 0)
+                if self.cold_start:
+                    metrics["ColdStart"] = ("Count", 1)
+            if metrics:
+                blobs.append({"dimensions": {"chain": chain, "model": model},
+                              "dimension_sets": [{"chain": chain}], "metrics": metrics, "metadata": meta})
+        return blobs
+
+    def _end_trace(self, status: int, body: Dict[str, Any]) -> None:
+        if self.subsegment is None:
+            return
+        try:
+            self.subsegment.put_annotation("status", status)
+            if body.get("model"):
+                self.subsegment.put_annotation("model", body["model"])
+            if not body.get("ok"):
+                self.subsegment.put_annotation("error_type", (body.get("error") or {}).get("type", ""))
+                (self.subsegment.add_fault_flag if status >= 500 else self.subsegment.add_error_flag)()
+            self.tracer.provider.end_subsegment()
+        except Exception:  # pragma: no cover
+            log.debug("could not end the request subsegment", exc_info=True)
+
+    def _flush_langsmith(self) -> None:
+        # LangSmith sends runs from a background thread; Lambda freezes the process after the response.
+        if not any(os.environ.get(name, "").strip().lower() in ("1", "true") for name in _TRACING_ENV):
+            return
+        try:
+            from langchain_core.tracers.langchain import wait_for_all_tracers
+
+            wait_for_all_tracers()
+        except Exception:  # pragma: no cover
+            log.debug("could not flush LangSmith traces", exc_info=True)
+
+
+def _lambda_keys(context: Any) -> Dict[str, Any]:
+    """Powertools' Lambda context keys, when the context is a Lambda one."""
+    if context is None or not getattr(context, "function_name", None):
+        return {}
+    try:
+        return {
+            "function_name": context.function_name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+        }
+    except AttributeError:
+        return {}
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
