@@ -150,6 +150,9 @@ def test_fault_rule_validation():
     with pytest.raises(ValueError):
         FaultRule("x", rate=2)
     assert rules_from_json('{"model": "x", "error": "ThrottlingException"}')[0].error == "ThrottlingException"
+    rule = FaultRule("haiku", error="ThrottlingException", first_n=2, latency_ms=5)
+    assert rule.to_dict() == {"model": "haiku", "error": "ThrottlingException", "first_n": 2, "latency_ms": 5}
+    assert rules_from_json(json.dumps([rule.to_dict()]))[0] == rule
 
 
 def test_calls_record_and_thread_safety(emu, mode, connect):
