@@ -15,14 +15,14 @@ answered.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda, RunnableParallel
-from langchain_core.runnables.config import ContextThreadPoolExecutor, patch_config
+from langchain_core.runnables.config import patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chains.calls import Attempt, invoke_model
@@ -129,24 +129,13 @@ class Output(ChainOutput):
 
 # --- deadlines ---------------------------------------------------------------------------------------------
 
-_executor: Optional[ContextThreadPoolExecutor] = None
-_executor_lock = threading.Lock()
-
-
-def _deadline_pool() -> ContextThreadPoolExecutor:
-    """Threads for calls that must be abandoned at a deadline (a blocking boto3 call cannot be cancelled)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ContextThreadPoolExecutor(max_workers=32, thread_name_prefix="compare-call")
-        return _executor
-
 
 def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]], Any]:
     """A runner for ``fn`` that gives up at ``deadline`` (``time.perf_counter()``), raising DeadlineExceeded.
 
-    Without a deadline ``fn`` runs in the calling thread. With one, it runs in a pool thread and is abandoned
-    (not cancelled: botocore cannot) when time is up; its late answer is discarded.
+    Without a deadline ``fn`` runs in the calling thread. With one, it runs in a daemon thread (context
+    copied, so callbacks and tracing still see it) and is abandoned when time is up: botocore cannot cancel a
+    call in flight, so the late call ends on its own (answer or read_timeout) and its result is discarded.
     """
 
     def run(fn: Callable[[], Any]) -> Any:
@@ -155,11 +144,23 @@ def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]]
         left = deadline - time.perf_counter()
         if left <= 0:
             raise DeadlineExceeded(f"no time left for {what}")
-        future = _deadline_pool().submit(fn)
-        try:
-            return future.result(timeout=left)
-        except FutureTimeout:
-            raise DeadlineExceeded(f"{what} did not answer within the time left ({left * 1000:.0f} ms)") from None
+        box: Dict[str, Any] = {}
+        ctx = contextvars.copy_context()
+
+        def target() -> None:
+            try:
+                box["value"] = ctx.run(fn)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=target, name="compare-call", daemon=True)
+        thread.start()
+        thread.join(left)
+        if thread.is_alive():
+            raise DeadlineExceeded(f"{what} did not answer within the time left ({left * 1000:.0f} ms)")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     return run
 
@@ -168,7 +169,7 @@ def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]]
 
 
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
-    from chains.judge import derive_seed, run_judge, shuffled_order
+    from chains.judge import derive_seed, run_judge
 
     app = chain.settings
     cs = compare_settings(chain)
