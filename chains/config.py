@@ -89,7 +89,7 @@ class ModelConfig(_Strict):
     tier: Literal["fast", "strong"] = "fast"
 
 
-Strategy = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent"]
+Strategy = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
 
 
 class ChainConfig(_Strict):

@@ -16,6 +16,8 @@ from chains.prompts import PromptLibrary
 # langgraph ...) cost nothing to a process that never runs it.
 STRATEGIES: Dict[str, str] = {
     "single": "chains.single:run",
+    "map_reduce": "chains.mapreduce:run",
+    "chat": "chains.chat:run",
     "compare": "chains.compare:run",
     "agent": "chains.agent:run",
 }
