@@ -5,7 +5,6 @@ import base64
 import json
 
 import jsonschema
-import pytest
 from bl_helpers import HAIKU, NOVA, SONNET, png_bytes, user
 
 from bedrock_local import count_input_tokens, estimate_tokens
