@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chains.calls import message_text
@@ -38,7 +37,7 @@ class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tools: Optional[List[str]] = Field(default=None, description="Chains offered as tools.")
     max_tool_calls: int = Field(default=3, ge=1, le=20)
-    max_model_calls: Optional[int] = Field(default=None, ge=2, le=40)
+    max_model_calls: Optional[int] = Field(default=None, ge=1, le=40)
 
     @model_validator(mode="after")
     def _model_calls_cover_tool_calls(self) -> "AgentSettings":
@@ -137,7 +136,7 @@ def _graph(chain: Any, alias: str, settings: AgentSettings, max_tokens: Optional
 
     from chains.registry import get_chain
 
-    key = (alias, max_tokens, temperature, tuple(settings.tools or ()), settings.max_tool_calls)
+    key = (alias, max_tokens, temperature, tuple(settings.tools or ()), settings.max_tool_calls, settings.max_model_calls)
     cache: Dict[Any, Any] = chain.__dict__.setdefault("_agent_graphs", {})
     graph = cache.get(key)
     if graph is None:
@@ -162,10 +161,11 @@ def run(chain: Any, request: ChainRequest, config: RunnableConfig) -> Dict[str, 
     )
     messages = request.prompt.format_messages(request.inputs)
     # A configurable model pin is this chain's (like options.model): the tools keep their own models.
-    configurable = {k: v for k, v in (config.get("configurable") or {}).items() if k != "model"}
-    graph_config = patch_config(
-        config, recursion_limit=2 * settings.max_model_calls + 5, configurable=configurable  # type: ignore[operator]
-    )
+    # Overwrite it rather than drop it: LangGraph merges the caller's configurable into the graph's.
+    configurable = {**(config.get("configurable") or {}), "model": None}
+    graph_config: Dict[str, Any] = {
+        **config, "configurable": configurable, "recursion_limit": 2 * (settings.max_model_calls or 1) + 5,
+    }
     try:
         state = graph.invoke({"messages": messages}, config=graph_config, context=_RunContext(request))
     except ChainsError:
