@@ -45,7 +45,7 @@ _KEYED = re.compile(
 )
 _AUTH_SIGNATURE = re.compile(r"(?i)(Signature=)[0-9a-f]{64}")
 # A bare 40-character token from the base64 alphabet with mixed case and digits: a secret access key.
-_SECRET_LIKE = re.compile(rf"(?<![{_B64}])[A-Za-z0-9/+]{{40}}(?![{_B64}])")
+_SECRET_LIKE = re.compile(rf"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{{40}}(?![{_B64}])")  # "key=<secret>" counts
 # A long base64 run: a session token (hundreds of characters) or a signed blob.
 _LONG_B64 = re.compile(rf"(?<![{_B64}])[{_B64}]{{100,}}")
 

@@ -67,6 +67,10 @@ class RequestScope:
 
     def log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
                     source: str) -> None:
+        # The requested name goes on every line from here on (a name that is not configured is still worth
+        # seeing in the logs); it becomes a metric dimension only through set_chain.
+        if self.obs.logger is not None:
+            self.obs.logger.append_keys(chain=chain)
         fields: Dict[str, Any] = {
             "event": "request", "source": source, "requested_chain": chain,
             "input_fields": sorted(inputs), "input_chars": sum(len(str(v)) for v in inputs.values()),
