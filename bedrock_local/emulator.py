@@ -91,9 +91,9 @@ class Emulator:
     def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
-                  message: str | None = None) -> FaultRule:
+                  message: str | None = None, empty: bool = False) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
-                                         stream_cut_after, malformed, message))
+                                         stream_cut_after, malformed, message, empty))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -188,6 +188,8 @@ class Emulator:
             request = providers.to_converse(rec.body, fmt)
         rec.input_tokens = validation.validate(request, profile)
         completion = answers.respond(request, model_id)
+        if decision.empty:
+            completion = answers.Completion(blocks=[], stop_reason="end_turn", output_tokens=0)
         rec.output_tokens, rec.stop_reason = completion.output_tokens, completion.stop_reason
         latency = int(round(profile.latency_ms(completion.output_tokens) + decision.latency_ms))
         rec.latency_ms = latency

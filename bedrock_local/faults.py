@@ -3,7 +3,7 @@
 A rule matches a call by model (alias, id substring, or "*"), then *fires* on every
 call (rate None or 1.0), on a seeded random share (rate=0.1), or on the first N
 matching calls (first_n).  A firing rule applies each effect it has: added latency,
-an error answer, a malformed body, or a stream cut after K events.
+an error answer, a malformed body, an empty answer, or a stream cut after K events.
 
 JSON form (BEDROCK_LOCAL_FAULTS or --faults): a list of objects with the same keys as
 FaultRule, e.g. [{"model": "haiku", "error": "ThrottlingException", "first_n": 2}].
@@ -33,6 +33,8 @@ class FaultRule:
     stream_cut_after: int | None = None
     malformed: bool = False
     message: str | None = None
+    # The model answers, but with no content at all (content [], 0 output tokens, end_turn).
+    empty: bool = False
     # Runtime state: how many matching calls this rule has seen, and its own RNG so
     # adding a rule never changes the random sequence of another.
     seen: int = field(default=0, init=False, compare=False, repr=False)
@@ -96,6 +98,7 @@ class Decision:
     message: str | None = None
     malformed: bool = False
     stream_cut_after: int | None = None
+    empty: bool = False
 
 
 class FaultSet:
@@ -127,6 +130,7 @@ class FaultSet:
                 if rule.error and d.error is None:
                     d.error, d.message = rule.error, rule.message
                 d.malformed = d.malformed or rule.malformed
+                d.empty = d.empty or rule.empty
                 if rule.stream_cut_after is not None and d.stream_cut_after is None:
                     d.stream_cut_after = rule.stream_cut_after
         return d

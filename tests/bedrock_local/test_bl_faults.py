@@ -177,3 +177,14 @@ def test_calls_record_and_thread_safety(emu, mode, connect):
     assert ok.input_tokens > 0 and ok.output_tokens > 0 and ok.body["messages"][0]["role"] == "user"
     emu.reset_calls()
     assert emu.calls == []
+
+
+def test_empty_answer(client, emu):
+    emu.add_fault("nova", empty=True)
+    out = client.converse(modelId=NOVA, messages=user("Say something."))
+    assert out["output"]["message"]["content"] == []
+    assert out["stopReason"] == "end_turn" and out["usage"]["outputTokens"] == 0
+    assert client.converse(modelId=HAIKU, messages=user("Say something."))["output"]["message"]["content"]
+    events = list(client.converse_stream(modelId=NOVA, messages=user("Say something."))["stream"])
+    assert [next(iter(e)) for e in events] == ["messageStart", "messageStop", "metadata"]
+    assert rules_from_json('[{"model": "nova", "empty": true}]')[0].empty is True
