@@ -122,6 +122,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         if self._input_schema is None:
             fields = self._prompt_fields()
             fields[RESERVED_INPUT] = (Optional[Options], Field(default=None, description="Per-request options."))
+            for extra in getattr(self.strategy, "extra_inputs", ()):  # routed: images, documents
+                fields.setdefault(extra, (Optional[List[Dict[str, Any]]], Field(default=None, description=f"Attached {extra}.")))
             self._input_schema = create_model(  # type: ignore[call-overload]
                 f"{_camel(self.name)}Input", __config__=ConfigDict(extra="forbid"), __doc__=self.description,
                 **fields,
@@ -173,12 +175,21 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             options = options.model_copy(update={"model": configured_model})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
+        if self.cfg.strategy == "compare" and options.prompt is not None:
+            # A prompt named by the request is the caller's mistake when unknown (400), not a config error.
+            available = self.runtime.prompts.names()
+            if options.prompt not in available:
+                shown = options.prompt if len(options.prompt) <= 80 else options.prompt[:80] + "…"
+                raise BadRequest(f"unknown prompt {shown!r} in options.prompt; available prompts: "
+                                 f"{', '.join(available)}", field="options.prompt", available=available)
         prompt = self.prompt(options.prompt if self.cfg.strategy == "compare" else None)
-        unknown = sorted(set(inputs) - set(prompt.spec.input_variables))
+        # A strategy may take inputs that are not prompt variables (routed: images, documents).
+        extra_inputs = tuple(getattr(self.strategy, "extra_inputs", ()))
+        unknown = sorted(set(inputs) - set(prompt.spec.input_variables) - set(extra_inputs))
         if unknown:
             raise BadRequest(
                 f"unknown input field(s) {', '.join(unknown)} for chain '{self.name}' "
-                f"(it takes: {', '.join(prompt.spec.input_variables)}, options)",
+                f"(it takes: {', '.join([*prompt.spec.input_variables, *extra_inputs])}, options)",
                 field="input",
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called

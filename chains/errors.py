@@ -5,7 +5,9 @@
     ├── PromptError                  a prompt file is missing, unsafe to name, or inconsistent
     ├── BadRequest (400)             the request itself: event shape, fields, options, template variables
     │   ├── MissingVariables
-    │   └── UnknownModel             an alias that is not configured (lists the configured ones)
+    │   ├── UnknownModel             an alias that is not configured (lists the configured ones)
+    │   ├── PinnedModelUnsuitable    options.model cannot take this request (window, attachments, budget)
+    │   └── UnsupportedAttachment    no configured model can read the attached images / documents
     ├── UnknownChain (404)           lists the available chains
     ├── BudgetExceeded (400)         no model fits options.max_cost_usd
     ├── InputTooLarge (413)          no model's window fits the input
@@ -17,7 +19,9 @@
         ├── ContextOverflow (413)    "Input is too long" and the langchain-aws overflow error
         ├── ContentFiltered (422)    guardrail or content-policy stop
         ├── ModelClientError (400)   any other validation error: our bug or bad input; never falls back
-        └── AllModelsFailed          every candidate failed; .attempts lists them (429 if all throttled, else 503)
+        ├── StreamInterrupted (502)  a stream failed after its first chunk (too late to fall over)
+        └── AllModelsFailed          every candidate failed; .attempts lists them (429 if all throttled,
+                                     413 all context overflow, 422 all filtered, 502 all unusable, else 503)
 
 Match Bedrock errors on the error code, never on ``client.exceptions.X``: those classes differ between
 boto3 sessions.
@@ -74,6 +78,14 @@ class UnknownModel(BadRequest):
         )
 
 
+class PinnedModelUnsuitable(BadRequest):
+    type = "PinnedModelUnsuitable"
+
+
+class UnsupportedAttachment(BadRequest):
+    type = "UnsupportedAttachment"
+
+
 class UnknownChain(ChainsError):
     status = 404
     type = "UnknownChain"
@@ -113,6 +125,8 @@ _CODE_CLASSES = {
     "throttlingexception": THROTTLED,
     "modelnotreadyexception": THROTTLED,
     "toomanyrequestsexception": THROTTLED,
+    # An account quota (tokens per day ...) is per model: another model may still have room.
+    "servicequotaexceededexception": THROTTLED,
     "serviceunavailableexception": UNAVAILABLE,
     "internalserverexception": UNAVAILABLE,
     "modeltimeoutexception": UNAVAILABLE,
@@ -125,16 +139,36 @@ _CODE_CLASSES = {
     "validationexception": CLIENT_ERROR,
 }
 
-_OVERFLOW_MARKERS = ("input is too long", "input tokens exceeded", "too many input tokens", "prompt is too long")
+_OVERFLOW_MARKERS = (
+    "input is too long",
+    "input tokens exceeded",
+    "too many input tokens",
+    "prompt is too long",
+    "maximum context length",
+    "exceeds the context window",
+)
 _UNUSABLE_MARKERS = (
+    # What a retired model answers (a ValidationException, not a ResourceNotFound): another model can serve.
     "the provided model identifier is invalid",
     "end of its life",
+    "end of life",
     "end-of-life",
     "has reached the end",
-    "is not supported on-demand",
+    "has been deprecated",
+    "is no longer available",
+    "no longer supported",
     "legacy",
+    # A model that needs an inference profile: "Invocation of model ID ... with on-demand throughput isn't
+    # supported. Retry your request with the ID or ARN of an inference profile ..."
+    "with on-demand throughput",
+    "is not supported on-demand",
     "you don't have access to the model",
 )
+# A body Bedrock (or a proxy) cut short: langchain-aws raises a plain ValueError about the missing key.
+_MALFORMED_MARKERS = ("no 'output' key found in the response",)
+# botocore errors that are our own configuration or our own bug, not the service failing.
+_CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                      "NoRegionError", "NoAuthTokenError", "TokenRetrievalError", "SSOTokenLoadError")
 _FILTER_MARKERS = ("guardrail", "content filter", "content policy", "blocked by")
 
 
@@ -179,15 +213,44 @@ _CLASS_TYPES = {
 }
 
 
+class StreamInterrupted(ModelCallError):
+    """A stream failed after its first chunk: the text already sent cannot be taken back, so no fallback.
+
+    ``error_class``/``code`` are those of the underlying failure; ``chars_sent`` says how much text got out.
+    """
+
+    status, type = 502, "StreamInterrupted"
+
+    def __init__(self, cause: ModelCallError, chars_sent: int, **details: Any) -> None:
+        self.error_class = cause.error_class
+        super().__init__(
+            f"the stream from {cause.model} failed after {chars_sent} characters: {cause.message}",
+            code=cause.code, model=cause.model, chars_sent=chars_sent, **details,
+        )
+        self.cause = cause
+
+
+# When every candidate failed, the status says what they had in common.
+_ALL_FAILED_STATUS = {THROTTLED: 429, CONTEXT_OVERFLOW: 413, CONTENT_FILTERED: 422, MODEL_UNUSABLE: 502}
+
+
 class AllModelsFailed(ModelCallError):
     type, error_class = "AllModelsFailed", "all_failed"
 
     def __init__(self, attempts: List[Dict[str, Any]]) -> None:
-        classes = {a.get("error_class") for a in attempts if a.get("error_class")}
-        tried = ", ".join(f"{a.get('model')} ({a.get('code') or a.get('error_class')})" for a in attempts)
+        # Skips (a model cooling down, a window too small after an overflow) are listed, but the status is
+        # decided by the calls that were really made.
+        tried_calls = [a for a in attempts if not a.get("skipped")]
+        classes = {a.get("error_class") for a in tried_calls if a.get("error_class")}
+        tried = ", ".join(
+            f"{a.get('alias') or a.get('model')} ({'skipped: ' if a.get('skipped') else ''}"
+            f"{a.get('code') or a.get('error_class')})"
+            for a in attempts
+        )
         super().__init__(f"every candidate model failed: {tried}", attempts=attempts)
         self.attempts = attempts
-        self.status = 429 if classes == {THROTTLED} else 503
+        only = next(iter(classes)) if len(classes) == 1 else None
+        self.status = _ALL_FAILED_STATUS.get(only, 503)
 
 
 def classify(exc: BaseException) -> tuple[str, Optional[str]]:
@@ -196,6 +259,15 @@ def classify(exc: BaseException) -> tuple[str, Optional[str]]:
         return exc.error_class, exc.code
     message = str(exc).lower()
     code = _error_code(exc)
+    # langchain-aws re-raises "Input is too long" as a ValidationException that is also a
+    # ContextOverflowError: the class is the most reliable signal, whatever the wording.
+    try:
+        from langchain_core.exceptions import ContextOverflowError
+
+        if isinstance(exc, ContextOverflowError):
+            return CONTEXT_OVERFLOW, code
+    except ImportError:  # pragma: no cover - langchain-core always ships it in our pins
+        pass
     if code is not None:
         cls = _CODE_CLASSES.get(code.lower(), None)
         if code.lower() == "validationexception" or cls is None:
@@ -206,22 +278,25 @@ def classify(exc: BaseException) -> tuple[str, Optional[str]]:
             if any(m in message for m in _FILTER_MARKERS):
                 return CONTENT_FILTERED, code
         if cls is None:
-            # An unknown service error code: treat 5xx as unavailable, the rest as the caller's problem.
+            # An unknown service error code: 429 is throttling, 5xx unavailable, the rest the caller's problem.
             status = _http_status(exc)
-            cls = UNAVAILABLE if status is None or status >= 500 else CLIENT_ERROR
+            if status == 429:
+                cls = THROTTLED
+            else:
+                cls = UNAVAILABLE if status is None or status >= 500 else CLIENT_ERROR
         return cls, code
-    try:
-        from langchain_core.exceptions import ContextOverflowError
-
-        if isinstance(exc, ContextOverflowError):
-            return CONTEXT_OVERFLOW, None
-    except ImportError:  # pragma: no cover - langchain-core always ships it in our pins
-        pass
+    name = type(exc).__name__
     # botocore's transport errors (timeouts, connection failures, a stream cut short) are not ClientErrors.
-    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import BotoCoreError, ParamValidationError
 
-    if isinstance(exc, (BotoCoreError, ConnectionError, TimeoutError)):
-        return UNAVAILABLE, type(exc).__name__
+    if isinstance(exc, ParamValidationError):
+        return CLIENT_ERROR, name  # we built a request botocore refuses: our bug, another model won't help
+    if name in _CREDENTIAL_ERRORS:
+        return MODEL_UNUSABLE, name
+    if isinstance(exc, (BotoCoreError, ConnectionError, TimeoutError)) or name == "ResponseParserError":
+        return UNAVAILABLE, name
+    if any(m in message for m in _MALFORMED_MARKERS):
+        return UNAVAILABLE, "MalformedResponse"
     return CLIENT_ERROR, None
 
 

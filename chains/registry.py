@@ -16,6 +16,8 @@ from chains.prompts import PromptLibrary
 # langgraph ...) cost nothing to a process that never runs it.
 STRATEGIES: Dict[str, str] = {
     "single": "chains.single:run",
+    "routed": "chains.routed:run",
+    "fallback": "chains.routed:run",  # same function: the chain's strategy tells the router to keep config order
     "map_reduce": "chains.mapreduce:run",
     "chat": "chains.chat:run",
     "compare": "chains.compare:run",
