@@ -162,6 +162,8 @@ def test_options_models_picks_and_orders_the_models(call, emulator):
     ({"models": []}, 400, "options.models is empty"),
     ({"model": "claude_haiku"}, 400, "options.models, not options.model"),
     ({"prompt": "summarize"}, 400, "unknown input field"),
+    ({"prompt": "../config"}, 400, "unknown prompt '../config' in options.prompt; available prompts: "),
+    ({"prompt": ""}, 400, "unknown prompt '' in options.prompt"),
 ])
 def test_bad_compare_options_are_400s_naming_what_exists(call, emulator, options, status, fragment):
     code, body = call(event(**options))
