@@ -83,11 +83,13 @@ def test_a_failing_agent_model_is_a_typed_error(runtime, emulator, lambda_contex
 
 
 def test_the_deadline_stops_the_agent_between_steps(clean_env, lambda_context):
-    # The tool's model answers after 400 ms; the request allows 150 ms, so the agent's next call must not start.
+    # The tool's model answers after 1.2 s; the request allows 0.5 s, so the agent's next call must not start.
     rt = _runtime_with_agent_settings(clean_env, tools=["qa_single"])
     emulator = rt.factory.emulator
-    emulator.add_fault("haiku", latency_ms=400)
-    status, body = handler.handle(agent_event(model="nova_pro", timeout_ms=150), lambda_context, runtime=rt)
+    handler.handle(agent_event(model="nova_pro"), lambda_context, runtime=rt)  # warm: imports, graph, clients
+    emulator.reset_calls()
+    emulator.add_fault("haiku", latency_ms=1200)
+    status, body = handler.handle(agent_event(model="nova_pro", timeout_ms=500), lambda_context, runtime=rt)
     assert status == 504 and body["error"]["type"] == "DeadlineExceeded", body
     assert len(emulator.calls_for("nova")) == 1  # the first agent call, not the second
     assert body["error"]["usage"]["total_tokens"] > 0
