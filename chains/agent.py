@@ -5,6 +5,9 @@ Each tool is ``get_chain(name).as_tool()``: the model reads the chain's answer t
 receives carries the request's usage callback, and the agent passes it to every model call and tool run, so
 ``usage``/``cost_usd`` include the agent's own calls and every call made inside a tool.
 
+A tool chain's input error (BadRequest, BudgetExceeded, InputTooLarge: the model wrote those arguments) is a
+failed tool result the model can recover from; a model-call failure or the deadline fails the request.
+
 Limits: ``ToolCallLimitMiddleware`` blocks tool calls beyond ``max_tool_calls`` (the model is told so and
 answers from what it has), ``ModelCallLimitMiddleware`` ends the run after ``max_model_calls``, and the
 request deadline (``options.timeout_ms``) is checked before every model call and tool run.
@@ -26,11 +29,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chains.calls import message_text
 from chains.chain import ChainOutput, ChainRequest
-from chains.errors import ChainsError, ConfigError, DeadlineExceeded, to_model_error
+from chains.errors import (
+    BadRequest,
+    BudgetExceeded,
+    ChainsError,
+    ConfigError,
+    DeadlineExceeded,
+    InputTooLarge,
+    to_model_error,
+)
 
 logger = logging.getLogger("bedrock_chains.agent")
 
 AGENT_STRATEGY = "agent"
+# An inner chain's errors about its input (which the agent's model wrote) go back to the model as a failed
+# tool result; model-call failures and the deadline end the request with their own status.
+TOOL_INPUT_ERRORS = (BadRequest, BudgetExceeded, InputTooLarge)
 
 
 class AgentSettings(BaseModel):
@@ -120,7 +134,16 @@ def _middleware(settings: AgentSettings) -> List[Any]:
 
         def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
             self._check(request.runtime, f"tool call ({request.tool_call.get('name')})")
-            return handler(request)
+            try:
+                return handler(request)
+            except TOOL_INPUT_ERRORS as exc:
+                # The agent's model chose these arguments, not the caller: tell the model, let it recover.
+                from langchain_core.messages import ToolMessage
+
+                return ToolMessage(
+                    content=f"error: {exc.type}: {exc.message}", tool_call_id=request.tool_call.get("id", ""),
+                    name=request.tool_call.get("name"), status="error",
+                )
 
     return [
         Deadline(),

@@ -130,3 +130,18 @@ def test_the_tool_call_limit_is_installed(runtime):
     agent = get_chain("agent", runtime)
     limits = [m for m in _middleware(settings_for(agent)) if isinstance(m, ToolCallLimitMiddleware)]
     assert [m.run_limit for m in limits] == [agent.cfg.settings.get("max_tool_calls", 3)]
+
+
+def test_a_tool_input_error_goes_back_to_the_model(clean_env):
+    """The agent's model wrote the tool's arguments: an input error is a failed step, not a failed request."""
+    data = load_config(env={}).model_dump()
+    tiny = dict(data["models"]["claude_haiku"], model_id="example.tiny-v1:0", model_id_env=None,
+                context_window=40, max_output_tokens=8)
+    data["models"]["tiny"] = tiny  # no request fits it: the router refuses with InputTooLarge (413)
+    data["chains"]["qa_tiny"] = {"prompt": "qa", "strategy": "routed", "models": ["tiny"]}
+    data["chains"]["agent"]["settings"] = {"tools": ["qa_tiny"]}
+    rt = build_runtime(data, backend="local", notice=False)
+    result = get_chain("agent", rt).invoke(agent_event()["input"])
+    step = result["steps"][0]
+    assert step["tool"] == "qa_tiny" and step["ok"] is False and "InputTooLarge" in step["output"]
+    assert result["output"] and result["stop_reason"] == "end_turn"
