@@ -310,7 +310,7 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
     questions = text.count("?")
     if questions >= d.questions.min_count and d.questions.weight:
         score += d.questions.weight
-        fired.append(f"{questions} questions")
+        fired.append(f"questions ({questions})")
     for name, weight, words, patterns in rules.signals:
         hits: List[str] = []
         if words is not None:
@@ -521,7 +521,9 @@ def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: L
     if d.classifier and not d.classifier.get("ok"):
         difficulty += f" [classifier unavailable: {d.classifier.get('error')}; rules decided]"
     if d.mode == "pinned":
-        head = f"{d.model}: pinned by options.model"
+        article = "an" if d.difficulty == "easy" else "a"
+        head = f"{d.model}: pinned by options.model" + (
+            f"; others ordered for {article} {difficulty}" if len(d.candidates) > 1 else "")
     elif d.mode == "ordered":
         head = f"{d.model}: first eligible model in the chain's configured order"
     elif d.prefer != "balanced":
