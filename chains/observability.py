@@ -157,6 +157,9 @@ class Observability:
         _forget_powertools_state(target)
         target.setLevel(logging.NOTSET)
         self._handler = None
+        from aws_lambda_powertools.logging.formatter import clear_context_keys
+
+        clear_context_keys()  # this thread's per-request keys
 
     # tracing -------------------------------------------------------------------------------------------------
     def tracer_or_none(self) -> Any:

@@ -32,9 +32,8 @@ class RequestScope:
         self.config_error = config_error
         self.chain: Optional[str] = None
         self.started = time.perf_counter()
-        self._keys = {"request_id": request_id, "cold_start": cold_start, **_lambda_keys(context)}
-        if obs.logger is not None:
-            obs.logger.append_keys(**self._keys)
+        self._keys: Dict[str, Any] = {}
+        self._add_keys(request_id=request_id, cold_start=cold_start, **_lambda_keys(context))
         self.tracer = obs.tracer_or_none()
         self.subsegment = None
         if self.tracer is not None:
@@ -57,8 +56,6 @@ class RequestScope:
         """Call once the chain exists (a name that is not configured never becomes a metric dimension)."""
         self.chain = name
         self.observer.chain = name
-        if self.obs.logger is not None:
-            self.obs.logger.append_keys(chain=name)
         if self.subsegment is not None:
             try:
                 self.subsegment.put_annotation("chain", name)
@@ -69,8 +66,7 @@ class RequestScope:
                     source: str) -> None:
         # The requested name goes on every line from here on (a name that is not configured is still worth
         # seeing in the logs); it becomes a metric dimension only through set_chain.
-        if self.obs.logger is not None:
-            self.obs.logger.append_keys(chain=chain)
+        self._add_keys(chain=chain)
         fields: Dict[str, Any] = {
             "event": "request", "source": source, "requested_chain": chain,
             "input_fields": sorted(inputs), "input_chars": sum(len(str(v)) for v in inputs.values()),
@@ -98,9 +94,27 @@ class RequestScope:
         finally:
             self._end_trace(status, body)
             self._flush_langsmith()
-            if self.obs.logger is not None:
-                self.obs.logger.remove_keys(list(self._keys) + ["chain"])
+            self._remove_keys()
         return body
+
+    # --- the keys on every line ------------------------------------------------------------------------------
+    def _add_keys(self, **keys: Any) -> None:
+        """Per request: in this thread's context (concurrent requests in one process keep theirs; LangChain's
+        executors copy the context into worker threads) and process-wide (for threads that do not copy it;
+        on Lambda one request runs at a time)."""
+        self._keys.update(keys)
+        logger = self.obs.logger
+        if logger is not None:
+            logger.thread_safe_append_keys(**keys)
+            logger.append_keys(**keys)
+
+    def _remove_keys(self) -> None:
+        logger = self.obs.logger
+        if logger is None:
+            return
+        logger.thread_safe_remove_keys(list(self._keys))
+        if logger.get_current_keys().get("request_id") == self.request_id:  # not a newer request's
+            logger.remove_keys(list(self._keys))
 
     def _log_success(self, body: Dict[str, Any]) -> None:
         route = body.get("route") or {}

@@ -22,6 +22,16 @@ AWS_ENV = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _reset_observability():
+    """handler.handle() installs the service's log handler on the ``bedrock_chains`` logger (with a level);
+    every test starts and ends without it, so caplog in one test never depends on another's request."""
+    yield
+    from chains import observability
+
+    observability.reset()
+
+
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No AWS credentials, no endpoint override, no shared config files: the offline default applies."""

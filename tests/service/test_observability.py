@@ -290,3 +290,26 @@ def test_library_loggers_are_routed_into_the_same_json_lines(in_lambda, runtime,
     step = next(line for line in logs if line.get("step") == "custom")
     assert step["items"] == 3 and step["request_id"] == lambda_context.aws_request_id and step["chain"] == "qa"
     assert json.dumps(step)  # plain JSON
+
+
+def test_concurrent_requests_in_one_process_keep_their_own_keys(in_lambda, runtime, capsys):
+    """Local load tests run handle() in threads: each line must carry its own request's id."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import FakeLambdaContext
+
+    pins = {f"req-{i}": ("nova_pro" if i % 2 else "claude_haiku") for i in range(8)}
+
+    def one(request_id):
+        return handler.handle(qa_event(model=pins[request_id], fallbacks=False), FakeLambdaContext(request_id),
+                              runtime=runtime)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [status for status, _ in pool.map(one, pins)]
+    assert statuses == [200] * len(pins)
+    logs, _, _ = split_output(capsys.readouterr().out)
+    calls = [line for line in logs if line.get("event") in ("model_call", "result")]
+    assert len(calls) == 2 * len(pins)
+    for line in calls:
+        expected = NOVA if pins[line["request_id"]] == "nova_pro" else HAIKU
+        assert line["model"] == expected, line
