@@ -169,8 +169,6 @@ def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]]
 
 
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
-    from chains.judge import derive_seed, run_judge
-
     app = chain.settings
     cs = compare_settings(chain)
     options = request.options
@@ -184,11 +182,10 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     input_tokens = estimate_messages(messages)
     requires = _required_capabilities(request.prompt)
     judge_on = options.judge if "judge" in options.model_fields_set else cs.judge.enabled
-    metadata = (config or {}).get("metadata") or {}
-    request_id = metadata.get("request_id")
 
     entries: Dict[str, Dict[str, Any]] = {}
     branches: Dict[str, Any] = {}
+    model_deadline = _model_deadline(request, judge_on, cs.judge.time_share)
     for alias in aliases:
         cfg = app.model(alias)
         max_tokens = _max_tokens(request, cfg)
@@ -198,8 +195,8 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
                               "skip_class": reason[0], "estimated_input_tokens": input_tokens}
             continue
         model = chain.runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=options.temperature)
-        branches[alias] = RunnableLambda(_branch(app, alias, cfg.model_id, model, within(
-            _model_deadline(request, judge_on, cs.judge.time_share), f"model '{alias}'")), name=f"compare:{alias}")
+        call = within(model_deadline, f"model '{alias}'")
+        branches[alias] = RunnableLambda(_branch(app, alias, cfg.model_id, model, call), name=f"compare:{alias}")
 
     if not branches:
         raise _nothing_to_run(aliases, entries)
@@ -214,35 +211,18 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     if not answered:
         raise _all_failed(results)
 
-    # The judge: seed and order are decided (and recorded) even when the judge is off or fails.
-    if judge_on:
-        seed, source = derive_seed(options.seed, request_id, request.inputs, request.prompt.name, aliases)
-        judge = run_judge(
-            runtime=chain.runtime, settings=cs.judge, messages=messages,
-            answers={e["alias"]: e["output"] for e in answered}, seed=seed, seed_source=source,
-            compared=aliases, config=config, call=within(request.deadline, f"judge '{cs.judge.model}'"),
-        )
-    else:
-        judge = {"enabled": False, "model": None, "reason": "options.judge is false" if "judge" in
-                 options.model_fields_set else "compare.judge.enabled is false", "scores": None, "error": None}
+    judge = _judge(chain, request, cs, config, messages, answered, aliases, judge_on)
     for alias, verdict in (judge.get("scores") or {}).items():
         entries[alias].update(verdict)
 
     best, why = _best(answered, bool(judge.get("scores")), judge)
     summary = _summary(results, judge, fan_out_ms, best["alias"] if judge.get("scores") else None)
-    attempts = [_attempt(e) for e in results if e["status"] != "ok"]
-    if judge.get("error"):
-        err = judge["error"]
-        attempts.append(Attempt(model=judge.get("model_id") or "", alias=judge.get("model") or "",
-                                error_class=err.get("error_class", "judge"), code=err.get("code"),
-                                ms=judge.get("latency_ms") or 0.0, message=err.get("message", ""),
-                                extra={"role": "judge"}).to_dict())
     result: Dict[str, Any] = {
         "output": best["output"],
         "model": best["model"],
         "stop_reason": best.get("stop_reason"),
         "route": {"model": best["alias"], "reason": why, "candidates": aliases, "strategy": "compare"},
-        "attempts": attempts,
+        "attempts": _attempts(results, judge),
         "results": results,
         "summary": summary,
         "judge": judge,
@@ -337,6 +317,36 @@ def _branch(app: Any, alias: str, model_id: str, model: Any, call: Callable[[Cal
         return entry
 
     return branch
+
+
+def _judge(chain: Any, request: Any, cs: CompareSettings, config: RunnableConfig, messages: List[Any],
+           answered: List[Dict[str, Any]], aliases: List[str], judge_on: bool) -> Dict[str, Any]:
+    """The response's ``judge`` section (the judge runs with whatever time the request has left)."""
+    from chains.judge import derive_seed, run_judge
+
+    options = request.options
+    if not judge_on:
+        why = "options.judge is false" if "judge" in options.model_fields_set else "compare.judge.enabled is false"
+        return {"enabled": False, "model": None, "reason": why, "scores": None, "error": None}
+    request_id = ((config or {}).get("metadata") or {}).get("request_id")
+    seed, source = derive_seed(options.seed, request_id, request.inputs, request.prompt.name, aliases)
+    return run_judge(
+        runtime=chain.runtime, settings=cs.judge, messages=messages,
+        answers={e["alias"]: e["output"] for e in answered}, seed=seed, seed_source=source,
+        compared=aliases, config=config, call=within(request.deadline, f"judge '{cs.judge.model}'"),
+    )
+
+
+def _attempts(results: List[Dict[str, Any]], judge: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Failed and skipped models, and a failed judge (``role: judge``), in the envelope's attempt shape."""
+    attempts = [_attempt(e) for e in results if e["status"] != "ok"]
+    err = judge.get("error")
+    if err:
+        attempts.append(Attempt(model=judge.get("model_id") or "", alias=judge.get("model") or "",
+                                error_class=err.get("error_class", "judge"), code=err.get("code"),
+                                ms=judge.get("latency_ms") or 0.0, message=err.get("message", ""),
+                                extra={"role": "judge"}).to_dict())
+    return attempts
 
 
 def _error(exc: ChainsError) -> Dict[str, Any]:
