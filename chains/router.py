@@ -54,6 +54,8 @@ class KeywordSignal(_Strict):
     """A difficulty signal that fires when any word (whole word, any case) or regex pattern matches."""
 
     weight: float = 1.0
+    # Distinct matches that count: the signal adds weight x min(distinct matches, max_hits).
+    max_hits: int = Field(default=1, ge=1)
     words: List[str] = Field(default_factory=list)
     patterns: List[str] = Field(default_factory=list)
 
@@ -145,8 +147,9 @@ class CompiledRules:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.rs = router_settings(settings)
-        self.signals: List[Tuple[str, float, Optional["re.Pattern[str]"], List["re.Pattern[str]"]]] = [
-            (name, sig.weight, _word_regex(sig.words), [re.compile(p, re.IGNORECASE) for p in sig.patterns])
+        self.signals: List[Tuple[str, float, int, Optional["re.Pattern[str]"], List["re.Pattern[str]"]]] = [
+            (name, sig.weight, sig.max_hits, _word_regex(sig.words),
+             [re.compile(p, re.IGNORECASE) for p in sig.patterns])
             for name, sig in self.rs.difficulty.keywords.items()
         ]
         self.domains = [(name, _word_regex(words)) for name, words in self.rs.domains.items()]
@@ -311,14 +314,14 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
     if questions >= d.questions.min_count and d.questions.weight:
         score += d.questions.weight
         fired.append(f"questions ({questions})")
-    for name, weight, words, patterns in rules.signals:
+    for name, weight, max_hits, words, patterns in rules.signals:
         hits: List[str] = []
         if words is not None:
             for m in words.finditer(text):
                 word = m.group(0).lower()
                 if word not in hits:
                     hits.append(word)
-                if len(hits) >= 3:
+                if len(hits) >= max(3, max_hits):
                     break
         if not hits:
             for p in patterns:
@@ -327,7 +330,7 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
                     hits.append(m.group(0).strip()[:20] or p.pattern[:20])
                     break
         if hits and weight:
-            score += weight
+            score += weight * min(len(hits), max_hits)
             fired.append(f"{name} ({', '.join(repr(h) for h in hits)})")
     return score, fired
 

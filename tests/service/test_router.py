@@ -373,3 +373,20 @@ def test_llm_mode_skips_the_classifier_for_a_pinned_model(clean_env):
     d = route(rt, question="Hi?", options={"model": NOVA})
     assert d.mode == "pinned" and d.classifier is None
     assert rt.factory.emulator.calls == []
+
+
+def test_agreement_with_the_labelled_prompts(runtime, emulator):
+    """tests/data/routing_labels.jsonl: the defaults in config.yaml keep easy prompts on the fast tier and
+    send most hard ones to the strong tier (benchmarks/routing_eval.py reports the costs)."""
+    import json
+
+    rows = [json.loads(x) for x in (Path(__file__).parents[1] / "data" / "routing_labels.jsonl").read_text().splitlines()]
+    strong = {a for a, m in runtime.settings.models.items() if m.tier == "strong"}
+    hits = {"easy": 0, "hard": 0}
+    for row in rows:
+        d = route(runtime, question=row["question"])
+        hits[row["label"]] += (d.model in strong) == (row["label"] == "hard")
+    n = {k: sum(r["label"] == k for r in rows) for k in hits}
+    assert hits["easy"] >= 0.95 * n["easy"], hits
+    assert hits["hard"] >= 0.6 * n["hard"], hits
+    assert emulator.calls == []
