@@ -10,7 +10,7 @@ tokens before and after trimming.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from langchain_core.messages import HumanMessage, SystemMessage, trim_messages
 from langchain_core.runnables import RunnableConfig
@@ -19,7 +19,7 @@ from pydantic import Field
 from chains.chain import ChainOutput
 from chains.errors import BadRequest
 from chains.tokens import estimate_messages, input_budget, output_tokens, tokens_config, too_large
-from chains.tokenroute import call, chain_candidates, choose, requested_max_tokens
+from chains.tokenroute import Route, call, chain_candidates, choose, requested_max_tokens, stream_call
 
 
 class Output(ChainOutput):
@@ -49,7 +49,8 @@ def trim_history(messages: List[Any], room: int) -> List[Any]:
     )
 
 
-def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
+def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any], Dict[str, Any], Route]:
+    """The trimmed messages, the ``history`` report and the route for them."""
     messages = request.prompt.format_messages(request.inputs)
     conversation = [m for m in messages if not isinstance(m, SystemMessage)]
     if not conversation or not isinstance(conversation[-1], HumanMessage):
@@ -59,7 +60,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     tokens_before, tokens_after = estimate_messages(messages), estimate_messages(kept)
     last = messages[-1]
     if not kept or kept[-1].type != "human" or kept[-1].content != last.content or tokens_after > room:
-        system_and_last = [m for m in messages if isinstance(m, SystemMessage)] + [messages[-1]]
+        system_and_last = [m for m in messages if isinstance(m, SystemMessage)] + [last]
         raise too_large(
             chain.settings,
             chain_candidates(chain, request),
@@ -67,7 +68,19 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
             requested_max_tokens(request),
             what="system prompt and last user message",
         )
-    route = choose(chain, request, kept, config)
+    history = {
+        "messages_before": len(messages),
+        "messages_after": len(kept),
+        "tokens_before": tokens_before,
+        "tokens_after": tokens_after,
+        "trimmed": len(kept) < len(messages),
+        "room_tokens": room,
+    }
+    return kept, history, choose(chain, request, kept, config)
+
+
+def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
+    kept, history, route = prepare(chain, request, config)
     outcome, attempts = call(chain, request, route, kept, config)
     return {
         "output": outcome.text,
@@ -75,12 +88,22 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "route": route.to_dict(),
         "attempts": attempts,
         "stop_reason": outcome.stop_reason,
-        "history": {
-            "messages_before": len(messages),
-            "messages_after": len(kept),
-            "tokens_before": tokens_before,
-            "tokens_after": tokens_after,
-            "trimmed": len(kept) < len(messages),
-            "room_tokens": room,
-        },
+        "history": history,
     }
+
+
+def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[str, Any]]:
+    """The same call streamed: text deltas, then the other keys of ``run``."""
+    kept, history, route = prepare(chain, request, config)
+    for piece in stream_call(chain, request, route, kept, config):
+        if "outcome" not in piece:
+            yield piece
+            continue
+        outcome = piece["outcome"]
+        yield {
+            "model": outcome.model_id,
+            "route": route.to_dict(),
+            "attempts": piece["attempts"],
+            "stop_reason": outcome.stop_reason,
+            "history": history,
+        }

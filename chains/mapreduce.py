@@ -19,10 +19,11 @@ size, model, worst-case estimate).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import patch_config
@@ -49,7 +50,15 @@ from chains.tokens import (
     output_tokens,
     tokens_config,
 )
-from chains.tokenroute import Route, call, chain_candidates, choose, requested_max_tokens
+from chains.tokenroute import (
+    Route,
+    call,
+    chain_candidates,
+    choose,
+    requested_max_tokens,
+    routed_call,
+    routed_stream,
+)
 
 logger = logging.getLogger("bedrock_chains.mapreduce")
 
@@ -62,39 +71,52 @@ class Output(ChainOutput):
     map_reduce: Optional[Dict[str, Any]] = Field(default=None, description="Levels, chunk size, plan.")
 
 
-# --- entry point -------------------------------------------------------------------------------------------
+# --- entry points ------------------------------------------------------------------------------------------
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     doc_var = document_variable(chain, request)
-    messages = request.prompt.format_messages(request.inputs)
     try:
-        route = choose(chain, request, messages, config)
-    except (InputTooLarge, PinnedModelUnsuitable) as exc:
-        # A pinned model is refused for other reasons too (attachments, budget): only its window sends it here.
-        if isinstance(exc, PinnedModelUnsuitable) and fits(
-            chain.settings, request.options.model, estimate_messages(messages), requested_max_tokens(request)
-        ):
-            raise
-        return MapReduce(chain, request, config, doc_var).run(why=exc.message)
-    try:
-        outcome, attempts = call(chain, request, route, messages, config)
-    except ModelCallError as exc:
-        # The estimate fitted but the model disagreed (its tokenizer counts more): split instead.
-        if not _all_overflow(exc):
-            raise
-        logger.info("context overflow on a single call; switching to map-reduce", extra={"chain": chain.name})
-        return MapReduce(chain, request, config, doc_var, earlier_attempts=_attempts_of(exc)).run(
-            why=f"{route.alias} refused the input as too long ({exc.message})"
-        )
-    result = {
-        "output": outcome.text,
-        "model": outcome.model_id,
-        "route": route.to_dict(),
-        "attempts": attempts,
-        "chunks": 1,
-        "calls": 1,
-        "stop_reason": outcome.stop_reason,
-    }
+        result = routed_call(chain, request, config)
+    except (InputTooLarge, PinnedModelUnsuitable, ModelCallError) as exc:
+        why = _why_map_reduce(chain, request, exc)
+        return MapReduce(chain, request, config, doc_var, earlier_attempts=_attempts_of(exc)).run(why=why)
+    result.update({"chunks": 1, "calls": 1})
     return result
+
+
+def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[str, Any]]:
+    """A document that fits streams like a routed call; a map-reduce arrives as one chunk (its reduce step
+    starts only when every partial result is in)."""
+    doc_var = document_variable(chain, request)
+    parts = routed_stream(chain, request, config)
+    try:
+        first = next(parts)
+    except StopIteration:
+        return
+    except (InputTooLarge, PinnedModelUnsuitable, ModelCallError) as exc:
+        why = _why_map_reduce(chain, request, exc)
+        yield MapReduce(chain, request, config, doc_var, earlier_attempts=_attempts_of(exc)).run(why=why)
+        return
+    for part in itertools.chain([first], parts):
+        if set(part) - {"output"}:
+            part = {**part, "chunks": 1, "calls": 1}
+        yield part
+
+
+def _why_map_reduce(chain: Any, request: Any, exc: ChainsError) -> str:
+    """Why a single call will not do, or re-raise ``exc`` when splitting would not help."""
+    if isinstance(exc, PinnedModelUnsuitable):
+        # A pinned model is refused for other reasons too (attachments, budget): only its window sends it here.
+        messages = request.prompt.format_messages(request.inputs)
+        if fits(chain.settings, request.options.model, estimate_messages(messages), requested_max_tokens(request)):
+            raise exc
+        return exc.message
+    if isinstance(exc, ModelCallError):
+        # The estimate fitted but the models disagreed (their tokenizers count more): split instead.
+        if not _all_overflow(exc):
+            raise exc
+        logger.info("context overflow on a single call; switching to map-reduce", extra={"chain": chain.name})
+        return f"the models refused the input as too long ({exc.message})"
+    return exc.message
 
 
 def document_variable(chain: Any, request: Any) -> str:

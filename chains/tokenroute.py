@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from chains.calls import Attempt, CallOutcome, invoke_model
 from chains.errors import (
@@ -64,6 +64,53 @@ def router_module() -> Any:
 def resilience_module() -> Any:
     mod = _optional("chains.resilience")
     return mod if mod is not None and hasattr(mod, "call_with_fallbacks") else None
+
+
+def routed_module() -> Any:
+    mod = _optional("chains.routed")
+    return mod if mod is not None and hasattr(mod, "run") else None
+
+
+def routed_call(chain: Any, request: Any, config: Any) -> Dict[str, Any]:
+    """The ordinary routed call of the chain's prompt (the ``routed`` strategy when it exists: attachments,
+    domain preamble, fallbacks); raises ``InputTooLarge`` when no model's window takes the input."""
+    routed = routed_module()
+    if routed is not None:
+        return routed.run(chain, request, config)
+    messages = request.prompt.format_messages(request.inputs)
+    route = choose(chain, request, messages, config)
+    outcome, attempts = call(chain, request, route, messages, config)
+    return {
+        "output": outcome.text,
+        "model": outcome.model_id,
+        "route": route.to_dict(),
+        "attempts": attempts,
+        "stop_reason": outcome.stop_reason,
+    }
+
+
+def routed_stream(chain: Any, request: Any, config: Any) -> Iterator[Dict[str, Any]]:
+    """The same call streamed (``routed.stream``), or its result as one chunk without it."""
+    routed = routed_module()
+    if routed is not None and hasattr(routed, "stream"):
+        yield from routed.stream(chain, request, config)
+    else:
+        yield routed_call(chain, request, config)
+
+
+def stream_call(
+    chain: Any, request: Any, route: Route, messages: Sequence[Any], config: Any, max_tokens: Optional[int] = None
+) -> Iterator[Dict[str, Any]]:
+    """``call`` streamed: ``{"output": delta}`` chunks, then ``{"outcome": CallOutcome, "attempts": [...]}``."""
+    resilience = resilience_module()
+    if resilience is not None and hasattr(resilience, "stream_with_fallbacks"):
+        yield from resilience.stream_with_fallbacks(
+            chain, request, list(route.candidates), list(messages), config, max_tokens=max_tokens
+        )
+        return
+    outcome, attempts = call(chain, request, route, messages, config, max_tokens)
+    yield {"output": outcome.text}
+    yield {"outcome": outcome, "attempts": attempts}
 
 
 def chain_candidates(chain: Any, request: Any) -> List[str]:

@@ -256,3 +256,16 @@ def test_default_config_summarises_a_long_document(runtime):
     assert result["chunks"] > 1 and result["calls"] == len(runtime.factory.emulator.calls)
     for record in runtime.factory.emulator.calls:
         assert record.error is None
+
+
+def test_streaming_a_fitting_document_streams_and_a_long_one_arrives_whole(rt):
+    short = list(get_chain("summarize", rt).stream({"text": document(paragraphs=2)}))
+    assert len(short) > 2 and short[0].keys() == {"output"}
+    total = short[0]
+    for c in short[1:]:
+        total = total + c
+    assert (total["chunks"], total["calls"]) == (1, 1) and total["output"]
+    assert rt.factory.emulator.calls[-1].operation == "ConverseStream"
+
+    long = list(get_chain("summarize", rt).stream({"text": document(paragraphs=30)}))
+    assert long[0]["chunks"] > 1 and long[0]["output"] and long[-1]["usage"]["input_tokens"] > 0

@@ -202,3 +202,13 @@ def test_the_default_config_validates_its_tokens_section(runtime):
     cfg = tokens_config(runtime.settings)
     assert cfg.chunk_size == 8000 and cfg.max_concurrency == 4 and cfg.optimize.enabled is True
     assert small_config()["tokens"]["chunk_size"] == 400
+
+
+def test_non_ascii_text_counts_denser_but_never_below_the_emulator(rt):
+    from bedrock_local import estimate_tokens
+
+    samples = {"中文的令牌比较多": 8, "Привет, как дела?": 8, "héllo wörld": 4, "plain ascii text": 4}
+    for text, expected in samples.items():
+        assert estimate_text(text) == expected >= estimate_tokens(text)
+    # additive, so a chunk never estimates above the sum of its parts (the splitter relies on it)
+    assert estimate_text("中文" + "abc") <= estimate_text("中文") + estimate_text("abc")

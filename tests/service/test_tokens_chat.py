@@ -144,3 +144,14 @@ def test_a_placeholder_must_be_exactly_one_variable(tmp_path, content):
     )
     with pytest.raises(PromptError, match="placeholder"):
         lib.load("p")
+
+
+def test_chat_streams_the_trimmed_conversation(rt):
+    chunks = list(get_chain("chat", rt).stream({"messages": conversation(20)}))
+    assert len(chunks) > 2 and all(set(c) == {"output"} for c in chunks[:-2])
+    total = chunks[0]
+    for c in chunks[1:]:
+        total = total + c
+    [record] = rt.factory.emulator.calls
+    assert record.operation == "ConverseStream" and total["history"]["trimmed"] is True
+    assert total["output"] and total["usage"]["input_tokens"] == record.input_tokens
