@@ -7,7 +7,12 @@ import pytest
 
 import handler
 from chains import build_runtime, load_config
-from conftest import FakeLambdaContext
+
+
+@pytest.fixture
+def ctx(lambda_context):
+    """FakeLambdaContext from tests/conftest.py with a chosen remaining time."""
+    return lambda remaining_ms: type(lambda_context)(remaining_ms=remaining_ms)
 
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
 EVENT = {"chain": "qa", "input": {"question": "What is Amazon S3?"}}  # routed: haiku, nova_pro, sonnet
@@ -17,10 +22,10 @@ def calls(emulator):
     return {m: len(emulator.calls_for(m)) for m in (HAIKU, NOVA, SONNET)}
 
 
-def test_the_lambda_deadline_ends_a_slow_call_with_a_clean_504(runtime, emulator):
+def test_the_lambda_deadline_ends_a_slow_call_with_a_clean_504(runtime, emulator, ctx):
     # 900 ms left, minus the handler's 500 ms reserve: the chain has 400 ms; haiku answers after 1.5 s.
     emulator.add_fault(HAIKU, latency_ms=1500)
-    status, body = handler.handle(dict(EVENT), FakeLambdaContext(remaining_ms=900), runtime=runtime)
+    status, body = handler.handle(dict(EVENT), ctx(900), runtime=runtime)
     assert status == 504, body
     err = body["error"]
     assert err["type"] == "DeadlineExceeded" and err["timeout_ms"] <= 400
@@ -29,9 +34,9 @@ def test_the_lambda_deadline_ends_a_slow_call_with_a_clean_504(runtime, emulator
     assert calls(emulator)[NOVA] == 0 and calls(emulator)[SONNET] == 0  # no attempt that could not finish
 
 
-def test_no_attempt_starts_without_the_time_it_needs(runtime, emulator):
+def test_no_attempt_starts_without_the_time_it_needs(runtime, emulator, ctx):
     # 600 ms left: 100 ms for the chain, under resilience.min_attempt_ms (250): nothing is called.
-    status, body = handler.handle(dict(EVENT), FakeLambdaContext(remaining_ms=600), runtime=runtime)
+    status, body = handler.handle(dict(EVENT), ctx(600), runtime=runtime)
     assert status == 504 and body["error"]["type"] == "DeadlineExceeded"
     assert emulator.calls == [] and body["error"]["attempts"] == []
 
@@ -52,9 +57,9 @@ def test_no_fallback_starts_when_the_time_left_is_too_short(runtime, emulator):
     assert calls(emulator) == {HAIKU: 1, NOVA: 0, SONNET: 0}
 
 
-def test_a_fallback_that_fits_the_deadline_answers(runtime, emulator):
+def test_a_fallback_that_fits_the_deadline_answers(runtime, emulator, ctx):
     emulator.add_fault(HAIKU, error="ThrottlingException")
-    status, body = handler.handle(dict(EVENT), FakeLambdaContext(remaining_ms=5000), runtime=runtime)
+    status, body = handler.handle(dict(EVENT), ctx(5000), runtime=runtime)
     assert status == 200 and body["route"]["answered_by"] == NOVA
     assert calls(emulator) == {HAIKU: 1, NOVA: 1, SONNET: 0}
 
