@@ -87,23 +87,31 @@ def redact(text: str, extra_values: Iterable[str] = ()) -> str:
     return text
 
 
-def redact_obj(obj: Any, _depth: int = 0) -> Any:
-    """A copy of a JSON-like structure with every string (keys too) passed through ``redact``."""
-    if _depth > 50:  # a cycle or absurd nesting: give up on the structure, keep its text safe
-        return redact(str(obj))
+TOO_DEEP = "[nested too deep]"
+
+
+def redact_obj(obj: Any, max_depth: int = 50, _depth: int = 0) -> Any:
+    """A copy of a JSON-like structure with every string (keys too) passed through ``redact``.
+
+    Nesting below ``max_depth`` is replaced by a placeholder (a hostile 5,000-level list must not take the
+    request down with a RecursionError, nor reach a log line). Never raises.
+    """
+    if _depth >= max_depth:
+        return TOO_DEEP
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, Mapping):
-        return {redact_obj(k, _depth + 1) if isinstance(k, str) else k: redact_obj(v, _depth + 1) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(redact_obj(v, _depth + 1) for v in obj) if isinstance(obj, list) else tuple(
-            redact_obj(v, _depth + 1) for v in obj
-        )
+        return {(redact(k) if isinstance(k, str) else k): redact_obj(v, max_depth, _depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact_obj(v, max_depth, _depth + 1) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(redact_obj(v, max_depth, _depth + 1) for v in obj)
     if isinstance(obj, (int, float, bool)) or obj is None:
         return obj
-    if isinstance(obj, BaseException):
-        return redact(str(obj))
-    return obj
+    try:
+        return redact(str(obj))  # anything else becomes its (masked) text: an exception, a UUID, a message
+    except Exception:
+        return f"[{type(obj).__name__}]"
 
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra=``.

@@ -64,23 +64,35 @@ class RequestScope:
 
     def log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
                     source: str) -> None:
+        try:
+            self._log_request(chain, inputs, options, source)
+        except Exception:  # pragma: no cover - a log line must never fail the request
+            log.debug("could not log the request", exc_info=True)
+
+    def _log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
+                     source: str) -> None:
         # The requested name goes on every line from here on (a name that is not configured is still worth
         # seeing in the logs); it becomes a metric dimension only through set_chain.
         self._add_keys(chain=chain)
+        # Inputs and options are the caller's: anything JSON allows, however deep (the chain will refuse it).
         fields: Dict[str, Any] = {
             "event": "request", "source": source, "requested_chain": chain,
-            "input_fields": sorted(inputs), "input_chars": sum(len(str(v)) for v in inputs.values()),
+            "input_fields": sorted(str(k) for k in inputs),
+            "input_chars": sum(len(v) for v in inputs.values() if isinstance(v, str)),
         }
         if options:
-            fields["options"] = dict(options)
+            fields["options"] = redact_obj(dict(options), max_depth=4)
         if self.obs.log_prompts:
-            fields["input"] = {k: _clip(str(v)) for k, v in inputs.items()}
+            fields["input"] = {k: _clip(v) if isinstance(v, str) else redact_obj(v, max_depth=4)
+                               for k, v in inputs.items()}
         log.info("request for chain %s", chain, extra=fields)
 
     # --- the end -------------------------------------------------------------------------------------------------
     def finish(self, status: int, body: Dict[str, Any]) -> Dict[str, Any]:
         """Log the outcome, emit metrics, close the trace; returns the body with credentials masked."""
         body = redact_obj(body)
+        if not isinstance(body, dict):  # pragma: no cover - redact_obj keeps a dict a dict
+            body = {"ok": False, "error": {"type": "InternalError", "message": "internal error", "status": 500}}
         try:
             if body.get("ok"):
                 self._log_success(body)

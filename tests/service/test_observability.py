@@ -292,12 +292,11 @@ def test_library_loggers_are_routed_into_the_same_json_lines(in_lambda, runtime,
     assert json.dumps(step)  # plain JSON
 
 
-def test_concurrent_requests_in_one_process_keep_their_own_keys(in_lambda, runtime, capsys):
+def test_concurrent_requests_in_one_process_keep_their_own_keys(in_lambda, runtime, lambda_context, capsys):
     """Local load tests run handle() in threads: each line must carry its own request's id."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from conftest import FakeLambdaContext
-
+    FakeLambdaContext = type(lambda_context)
     pins = {f"req-{i}": ("nova_pro" if i % 2 else "claude_haiku") for i in range(8)}
 
     def one(request_id):
