@@ -119,8 +119,8 @@ def _pick_model(chain: Any, request: ChainRequest) -> tuple[str, str]:
 def _middleware(settings: AgentSettings) -> List[Any]:
     from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ToolCallLimitMiddleware
 
-    class Deadline(AgentMiddleware):
-        """Stop before a model call or tool run when the request has no time left."""
+    class RequestGuard(AgentMiddleware):
+        """The request's deadline before every model call and tool run; tool input errors back to the model."""
 
         def _check(self, runtime: Any, what: str) -> None:
             context = getattr(runtime, "context", None)
@@ -146,7 +146,7 @@ def _middleware(settings: AgentSettings) -> List[Any]:
                 )
 
     return [
-        Deadline(),
+        RequestGuard(),
         # "continue": a blocked call gets a ToolMessage saying so, and the model answers from what it has.
         ToolCallLimitMiddleware(run_limit=settings.max_tool_calls, exit_behavior="continue"),
         ModelCallLimitMiddleware(run_limit=settings.max_model_calls, exit_behavior="end"),
@@ -231,7 +231,8 @@ def _steps(messages: List[Any], settings: AgentSettings) -> tuple[List[Dict[str,
         call = calls.get(m.tool_call_id, {})
         artifact = m.artifact if isinstance(m.artifact, dict) else {}
         ok = m.status != "error" and bool(artifact)
-        blocked = blocked or (not artifact and "limit" in message_text(m).lower())
+        # ToolCallLimitMiddleware's refusal ("Tool call limit exceeded. Do not ...").
+        blocked = blocked or (m.status == "error" and message_text(m).startswith("Tool call limit exceeded"))
         step = Step(
             tool=m.name or call.get("name", "?"),
             args=call.get("args", {}),
