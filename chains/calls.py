@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Generator, List, Mapping, Optional
 
-from chains.errors import ModelCallError, to_model_error
+from chains.errors import ModelCallError, Unavailable, to_model_error
 
 
 @dataclass
@@ -91,6 +91,7 @@ def invoke_model(
     start = time.perf_counter()
     try:
         message = model.invoke(messages, config=config)
+        _require_content(message)
     except Exception as exc:
         err = _typed(exc, model_id, start)
         raise err from exc
@@ -103,6 +104,7 @@ async def ainvoke_model(
     start = time.perf_counter()
     try:
         message = await model.ainvoke(messages, config=config)
+        _require_content(message)
     except Exception as exc:
         err = _typed(exc, model_id, start)
         raise err from exc
@@ -133,6 +135,12 @@ def stream_model(
         err.streamed = streamed  # type: ignore[attr-defined]
         raise err from exc
     return _logged(_outcome(alias, model_id, message, start), messages)
+
+
+def _require_content(message: Any) -> None:
+    """An answer with no text and no tool call is a failed call (another model may answer), not an answer."""
+    if not message_text(message).strip() and not getattr(message, "tool_calls", None):
+        raise Unavailable("the model returned an empty answer", code="EmptyAnswer")
 
 
 def _logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
