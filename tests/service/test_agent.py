@@ -145,3 +145,27 @@ def test_a_tool_input_error_goes_back_to_the_model(clean_env):
     step = result["steps"][0]
     assert step["tool"] == "qa_tiny" and step["ok"] is False and "InputTooLarge" in step["output"]
     assert result["output"] and result["stop_reason"] == "end_turn"
+
+
+def test_stop_reasons_are_read_from_the_agent_messages():
+    """The tool-call limit cannot be reached on bedrock_local (one tool call per run), so read a transcript."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from chains.agent import AgentSettings, _steps
+
+    call = lambda i: {"name": "qa", "args": {"question": f"q{i}"}, "id": f"c{i}", "type": "tool_call"}  # noqa: E731
+    transcript = [
+        HumanMessage("q"),
+        AIMessage("", tool_calls=[call(1), call(2)]),
+        ToolMessage("answer 1", tool_call_id="c1", name="qa", artifact={"model": HAIKU, "cost_usd": 0.1}),
+        ToolMessage("Tool call limit exceeded. Do not make additional tool calls.", tool_call_id="c2", name="qa",
+                    status="error"),
+        AIMessage("final", response_metadata={"stopReason": "end_turn"}),
+    ]
+    steps, stop = _steps(transcript, AgentSettings(max_tool_calls=1))
+    assert stop == "tool_call_limit"
+    assert [(s["args"]["question"], s["ok"]) for s in steps] == [("q1", True), ("q2", False)]
+    assert steps[0]["model"] == HAIKU and "model" not in steps[1]
+    steps, stop = _steps(transcript[:3] + [AIMessage("final", response_metadata={"stopReason": "end_turn"})],
+                         AgentSettings(max_tool_calls=1))
+    assert stop == "end_turn"
