@@ -71,12 +71,16 @@ def secret_values(env: Optional[Mapping[str, str]] = None) -> List[str]:
     return sorted((v for v in values if len(v) >= _MIN_VERBATIM), key=len, reverse=True)
 
 
-def redact(text: str, extra_values: Iterable[str] = ()) -> str:
-    """``text`` with every credential masked. Never raises; non-strings are returned unchanged."""
-    if not isinstance(text, str) or not text:
+def redact(text: str, extra_values: Iterable[str] = (), *, values: Optional[List[str]] = None) -> str:
+    """``text`` with every credential masked. Never raises; non-strings are returned unchanged.
+
+    ``values``: the environment's secret values when the caller already read them (``redact_obj`` reads
+    them once for a whole structure instead of once per string).
+    """
+    if not isinstance(text, str) or len(text) < 8:  # shorter than any shape or verbatim value masked here
         return text
     text = _KEYED.sub(lambda m: m.group("key") + MASK, text)
-    for value in list(extra_values) + secret_values():
+    for value in list(extra_values) + (secret_values() if values is None else values):
         if value and value in text:
             text = text.replace(value, MASK)
     text = _KEY_ID.sub(MASK, text)
@@ -90,26 +94,31 @@ def redact(text: str, extra_values: Iterable[str] = ()) -> str:
 TOO_DEEP = "[nested too deep]"
 
 
-def redact_obj(obj: Any, max_depth: int = 50, _depth: int = 0) -> Any:
+def redact_obj(obj: Any, max_depth: int = 50) -> Any:
     """A copy of a JSON-like structure with every string (keys too) passed through ``redact``.
 
     Nesting below ``max_depth`` is replaced by a placeholder (a hostile 5,000-level list must not take the
     request down with a RecursionError, nor reach a log line). Never raises.
     """
-    if _depth >= max_depth:
+    return _redact_obj(obj, max_depth, 0, secret_values())
+
+
+def _redact_obj(obj: Any, max_depth: int, depth: int, values: List[str]) -> Any:
+    if depth >= max_depth:
         return TOO_DEEP
     if isinstance(obj, str):
-        return redact(obj)
-    if isinstance(obj, Mapping):
-        return {(redact(k) if isinstance(k, str) else k): redact_obj(v, max_depth, _depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [redact_obj(v, max_depth, _depth + 1) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(redact_obj(v, max_depth, _depth + 1) for v in obj)
+        return redact(obj, values=values)
     if isinstance(obj, (int, float, bool)) or obj is None:
         return obj
+    if isinstance(obj, Mapping):
+        return {(redact(k, values=values) if isinstance(k, str) else k): _redact_obj(v, max_depth, depth + 1, values)
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact_obj(v, max_depth, depth + 1, values) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_redact_obj(v, max_depth, depth + 1, values) for v in obj)
     try:
-        return redact(str(obj))  # anything else becomes its (masked) text: an exception, a UUID, a message
+        return redact(str(obj), values=values)  # anything else as its (masked) text: an exception, a UUID
     except Exception:
         return f"[{type(obj).__name__}]"
 
@@ -129,22 +138,23 @@ class RedactionFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API
         try:
+            values = secret_values()
             if isinstance(record.msg, (dict, list)):
-                record.msg = redact_obj(record.msg)
+                record.msg = _redact_obj(record.msg, 50, 0, values)
                 record.args = ()
             else:
                 message = record.getMessage()
-                record.msg, record.args = redact(message), ()
+                record.msg, record.args = redact(message, values=values), ()
             for key, value in list(vars(record).items()):
                 if key not in _RECORD_ATTRS:
-                    setattr(record, key, redact_obj(value))
+                    setattr(record, key, _redact_obj(value, 50, 0, values))
             if record.exc_info and record.exc_info[0] is not None:
                 # Formatters use exc_text when it is set instead of formatting exc_info again.
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), values=values)
             elif record.exc_text:
-                record.exc_text = redact(record.exc_text)
+                record.exc_text = redact(record.exc_text, values=values)
             if record.stack_info:
-                record.stack_info = redact(record.stack_info)
+                record.stack_info = redact(record.stack_info, values=values)
         except Exception:  # a filter must never lose the line; the formatter masks again
             pass
         return True
