@@ -10,8 +10,6 @@ import pytest
 import handler
 from chains import get_chain
 
-from conftest import FakeLambdaContext  # noqa: E402  (tests/conftest.py)
-
 QA = {"chain": "qa", "input": {"question": "Which family is Nova from?",
                                "context": "Amazon Nova is Amazon's own family of models."}}
 
@@ -70,9 +68,10 @@ def test_all_models_throttled_is_429(runtime, emulator):
     assert status == 429 and body["error"]["type"] == "AllModelsFailed"
 
 
-def test_deadline_shorter_than_one_call(runtime, emulator):
+def test_deadline_shorter_than_one_call(runtime, emulator, lambda_context):
     emulator.add_fault("*", latency_ms=1500)
-    status, body = ask(runtime, context=FakeLambdaContext(remaining_ms=900))
+    lambda_context._remaining = 900
+    status, body = ask(runtime, context=lambda_context)
     assert status == 504 and body["error"]["type"] == "DeadlineExceeded"
     assert body["request_id"] == "req-0001"
 
