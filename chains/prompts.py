@@ -96,13 +96,28 @@ class PromptLibrary:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._cache: Dict[str, Tuple[float, LoadedPrompt]] = {}
+        self._names: Tuple[Optional[int], List[str]] = (None, [])
         self._lock = threading.Lock()
 
     def names(self) -> List[str]:
+        """The prompt names: stems of the ``.yaml`` files in the folder.
+
+        Listed again only when the folder's modification time changes (a file added, removed or renamed),
+        so the per-request cost is one ``stat`` rather than a directory scan.
+        """
         try:
-            return sorted(p.stem for p in self.folder.glob("*.yaml") if p.is_file() and _NAME.match(p.stem))
+            stamp = self.folder.stat().st_mtime_ns
         except OSError:
             return []
+        cached_stamp, cached = self._names
+        if cached_stamp == stamp:
+            return list(cached)
+        try:
+            names = sorted(p.stem for p in self.folder.glob("*.yaml") if p.is_file() and _NAME.match(p.stem))
+        except OSError:
+            return []
+        self._names = (stamp, names)
+        return list(names)
 
     def path_for(self, name: Any) -> Path:
         """The file for ``name``; refuses anything that is not exactly one of the existing names."""

@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -191,7 +191,9 @@ class RouteDecision:
     classifier: Optional[Dict[str, Any]] = None  # llm mode: what the classifier said or why it failed
 
     def to_dict(self) -> Dict[str, Any]:
-        d = asdict(self)
+        # Shallow copies: dataclasses.asdict's deep recursion cost ~0.1 ms on every request.
+        d = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+             for k, v in self.__dict__.items()}
         d["estimated_cost_usd"] = round(self.estimated_cost_usd, 8)
         d["costs"] = {k: round(v, 8) for k, v in self.costs.items()}
         if d["classifier"] is None:
