@@ -175,6 +175,10 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             options = options.model_copy(update={"model": configured_model})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
+        if options.prompt is not None and self.cfg.strategy != "compare":
+            # Silently answering with the chain's own prompt would mislead the caller.
+            raise BadRequest(f"options.prompt applies to the compare chain only; '{self.name}' always uses "
+                             f"prompts/{self.cfg.prompt}.yaml", field="options.prompt")
         if self.cfg.strategy == "compare" and options.prompt is not None:
             # A prompt named by the request is the caller's mistake when unknown (400), not a config error.
             available = self.runtime.prompts.names()

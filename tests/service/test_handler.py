@@ -170,3 +170,8 @@ def test_pinned_model_via_options_and_configurable(runtime):
     assert out["model"] == "amazon.nova-pro-v1:0"
     out = chain.with_config(configurable={"model": "claude_sonnet"}).invoke({"question": "q"})
     assert out["model"] == "anthropic.claude-3-sonnet-20240229-v1:0"
+
+
+def test_prompt_option_outside_compare_is_refused(call):
+    status, body = call({"chain": "qa", "input": {"question": "q"}, "options": {"prompt": "summarize"}})
+    assert status == 400 and "compare chain only" in body["error"]["message"]
