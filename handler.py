@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -20,9 +21,51 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import chains
-from chains import observability
-from chains.errors import BadRequest, ChainsError
+
+def _defer_langsmith_types() -> None:
+    """Cold start: do not run ``langsmith.types/__init__`` (~160 generated API models, ~0.2 s) until used.
+
+    langchain-core's tracers import langsmith, whose run_trees needs one ``Literal`` alias from
+    ``langsmith.types.run_select_field``; importing that submodule runs the package ``__init__``, which imports
+    every API type. The package module is registered un-run, its ``__path__`` set so submodules import as usual,
+    and its ``__init__`` runs on the first attribute it does not have yet (only LangSmith API calls need
+    them). A no-op when langsmith is missing or ``langsmith.types`` is already imported. No network, no clients.
+    (benchmarks/cold_start.py measures the effect.)
+    """
+    if "langsmith.types" in sys.modules:
+        return
+    import importlib.util
+    import threading
+
+    try:
+        spec = importlib.util.find_spec("langsmith.types")
+    except (ImportError, ValueError):
+        return
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    module = importlib.util.module_from_spec(spec)
+    lock, state = threading.RLock(), {"loaded": False}
+
+    def __getattr__(name: str) -> Any:
+        with lock:
+            if not state["loaded"]:
+                state["loaded"] = True
+                spec.loader.exec_module(module)
+        try:
+            return module.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"module 'langsmith.types' has no attribute {name!r}") from None
+
+    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    sys.modules["langsmith.types"] = module
+    setattr(sys.modules["langsmith"], "types", module)
+
+
+_defer_langsmith_types()
+
+import chains  # noqa: E402  (after the deferral above)
+from chains import observability  # noqa: E402
+from chains.errors import BadRequest, ChainsError  # noqa: E402
 
 logger = logging.getLogger("bedrock_chains.handler")
 
@@ -158,6 +201,25 @@ def lambda_handler(event: Any, context: Any) -> Dict[str, Any]:
     if isinstance(event, Mapping) and _is_http_event(event):
         return {"statusCode": status, "headers": dict(JSON_HEADERS), "body": json.dumps(body, default=str)}
     return body
+
+
+def _prime_for_snapshot() -> None:
+    """SnapStart: the snapshot is taken once init is done, so import now what the first request needs.
+
+    Imports only: a client, a connection or credentials made here would be restored into every copy of the
+    snapshot. Without SnapStart the same imports happen on the first request instead (as cheap overall).
+    """
+    import importlib
+
+    import langchain_aws  # noqa: F401  (ChatBedrockConverse, langchain-core, boto3, botocore)
+    from chains.registry import STRATEGIES
+
+    for target in STRATEGIES.values():
+        importlib.import_module(target.partition(":")[0])
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    _prime_for_snapshot()
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------
