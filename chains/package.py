@@ -62,6 +62,8 @@ CACHE_ROOT = Path(os.environ.get("BEDROCK_CHAINS_CACHE", Path.home() / ".cache" 
 # Never shipped, wherever they appear.
 SKIP_DIR_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
+# Installed dependency sets kept in the cache (one per requirements/constraints/platform/Python).
+CACHE_KEEP = 4
 # Top-level directories pip may create in --target that Lambda never uses (console scripts, stray test dirs).
 SKIP_DEP_TOP = {"bin", "tests", "test"}
 
@@ -183,6 +185,7 @@ def install_dependencies(opts: BuildOptions, constraints: Optional[Path], byteco
     target = Path(opts.cache_dir) / key
     marker = target / ".complete"
     if marker.is_file() and not opts.fresh:
+        os.utime(marker)  # most recently used: kept by _prune_cache
         return target
     if target.exists():
         shutil.rmtree(target)
@@ -208,7 +211,16 @@ def install_dependencies(opts: BuildOptions, constraints: Optional[Path], byteco
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+    _prune_cache(target.parent, keep=CACHE_KEEP)
     return target
+
+
+def _prune_cache(cache: Path, keep: int) -> None:
+    """Each entry is a whole installed dependency set (~130 MB): keep only the ``keep`` most recently used."""
+    entries = [p for p in cache.iterdir() if (p / ".complete").is_file()]
+    entries.sort(key=lambda p: (p / ".complete").stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def installed_distributions(site: Path) -> Dict[str, str]:

@@ -277,3 +277,14 @@ def test_full_build_for_arm64_python312(tmp_path):
         assert so and "cpython-312-aarch64-linux-gnu" in so[0]
         elf = zf.read(so[0])[:20]
     assert elf[:4] == b"\x7fELF" and struct.unpack("<H", elf[18:20])[0] == 183  # EM_AARCH64
+
+
+def test_cache_keeps_only_the_most_recently_used_sets(tmp_path):
+    for i in range(6):
+        entry = tmp_path / f"set{i}"
+        entry.mkdir()
+        (entry / ".complete").write_text("")
+        os.utime(entry / ".complete", (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "partial-install").mkdir()  # not complete: another build may be writing it
+    package._prune_cache(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["partial-install", "set4", "set5"]
