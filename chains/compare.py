@@ -15,9 +15,7 @@ answered.
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -38,6 +36,7 @@ from chains.errors import (
     ModelClientError,
     to_model_error,
 )
+from chains.resilience import CallAbandoned, run_bounded
 from chains.tokens import estimate_messages, fits
 from chains.usage import call_cost, estimate_cost
 
@@ -144,23 +143,10 @@ def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]]
         left = deadline - time.perf_counter()
         if left <= 0:
             raise DeadlineExceeded(f"no time left for {what}")
-        box: Dict[str, Any] = {}
-        ctx = contextvars.copy_context()
-
-        def target() -> None:
-            try:
-                box["value"] = ctx.run(fn)
-            except BaseException as exc:  # handed to the waiting thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=target, name="compare-call", daemon=True)
-        thread.start()
-        thread.join(left)
-        if thread.is_alive():
-            raise DeadlineExceeded(f"{what} did not answer within the time left ({left * 1000:.0f} ms)")
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        try:
+            return run_bounded(fn, left, name="compare-call")
+        except CallAbandoned:
+            raise DeadlineExceeded(f"{what} did not answer within the time left ({left * 1000:.0f} ms)") from None
 
     return run
 

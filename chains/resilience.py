@@ -195,16 +195,21 @@ def cooldown_for(runtime: Any) -> Cooldown:
 # --- bounded calls ------------------------------------------------------------------------------------------------
 
 
-def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float]) -> Any:
-    """``fn()``, waited for at most ``timeout_s`` (None: inline, no thread). Raises TimeoutError when late.
+class CallAbandoned(TimeoutError):
+    """``run_bounded`` gave up waiting (distinct from a TimeoutError raised by the call itself)."""
+
+
+def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float], name: str = "bedrock-call") -> Any:
+    """``fn()``, waited for at most ``timeout_s`` (None: inline, no thread). Raises ``CallAbandoned`` when late.
 
     botocore cannot cancel a call in flight, so a late call is abandoned in its daemon thread; it ends when
-    the answer arrives or the model's read_timeout fires, and its result is discarded.
+    the answer arrives or the model's read_timeout fires, and its result is discarded. The context is copied
+    into the thread, so callbacks (usage, tracing) still see the call.
     """
     if timeout_s is None:
         return fn()
     if timeout_s <= 0:
-        raise TimeoutError("no time left")
+        raise CallAbandoned("no time left")
     box: Dict[str, Any] = {}
     ctx = contextvars.copy_context()
 
@@ -214,11 +219,11 @@ def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float]) -> Any:
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name="bedrock-call", daemon=True)
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s * 1000:.0f} ms")
+        raise CallAbandoned(f"no answer within {timeout_s * 1000:.0f} ms")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -319,7 +324,7 @@ class _Run:
         start = time.perf_counter()
         try:
             outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
-        except TimeoutError:
+        except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
         except ModelCallError as err:
             raise self.failed(alias, err, getattr(err, "elapsed_ms", (time.perf_counter() - start) * 1000.0))

@@ -578,7 +578,7 @@ def _classify(
 ) -> Tuple[Optional[Dict[str, str]], Dict[str, Any]]:
     """Ask the classifier model; returns (None, info) when it is unavailable, so the rules decide."""
     from chains.errors import to_model_error
-    from chains.resilience import cooldown_for, resilience_settings, run_bounded
+    from chains.resilience import CallAbandoned, cooldown_for, resilience_settings, run_bounded
 
     settings = chain.settings
     rs = rules.rs
@@ -604,7 +604,7 @@ def _classify(
     start = time.perf_counter()
     try:
         result = run_bounded(lambda: structured.invoke(prompt, config=config), timeout_ms / 1000.0)
-    except TimeoutError:
+    except CallAbandoned:
         info.update(error="timeout", ms=round((time.perf_counter() - start) * 1000, 1))
         return None, info
     except Exception as exc:  # any failure: the rules decide instead
