@@ -175,3 +175,14 @@ def test_pinned_model_via_options_and_configurable(runtime):
 def test_prompt_option_outside_compare_is_refused(call):
     status, body = call({"chain": "qa", "input": {"question": "q"}, "options": {"prompt": "summarize"}})
     assert status == 400 and "compare chain only" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in EVENTS.glob("*.json")))
+def test_every_sample_event(call, path):
+    """Every sample in events/ is answered as documented: ok for chains, a typed error for bad_*.json."""
+    status, body = call(load(path))
+    if path.startswith("bad_"):
+        assert status in (400, 404) and body["ok"] is False
+    else:
+        assert status == 200, body
+        assert body["ok"] is True and body["output"] and body["cost_usd"] > 0
