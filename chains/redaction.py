@@ -48,6 +48,10 @@ _AUTH_SIGNATURE = re.compile(r"(?i)(Signature=)[0-9a-f]{64}")
 _SECRET_LIKE = re.compile(rf"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{{40}}(?![{_B64}])")  # "key=<secret>" counts
 # A long base64 run: a session token (hundreds of characters) or a signed blob.
 _LONG_B64 = re.compile(rf"(?<![{_B64}])[{_B64}]{{100,}}")
+# Fast paths (redact runs on every string of every response): each shape above needs a run of at least
+# 20 base64-alphabet characters, and each keyed form one of these words. Text with neither skips them.
+_SHAPE_RUN = re.compile(rf"[{_B64}]{{20,}}")
+_KEY_WORDS = ("secret", "token", "key", "password")
 
 
 def _mixed(token: str) -> bool:
@@ -79,10 +83,14 @@ def redact(text: str, extra_values: Iterable[str] = (), *, values: Optional[List
     """
     if not isinstance(text, str) or len(text) < 8:  # shorter than any shape or verbatim value masked here
         return text
-    text = _KEYED.sub(lambda m: m.group("key") + MASK, text)
+    lowered = text.lower()
+    if any(word in lowered for word in _KEY_WORDS):
+        text = _KEYED.sub(lambda m: m.group("key") + MASK, text)
     for value in list(extra_values) + (secret_values() if values is None else values):
         if value and value in text:
             text = text.replace(value, MASK)
+    if _SHAPE_RUN.search(text) is None:
+        return text
     text = _KEY_ID.sub(MASK, text)
     text = _BEDROCK_API_KEY.sub(MASK, text)
     text = _AUTH_SIGNATURE.sub(lambda m: m.group(1) + MASK, text)
@@ -100,7 +108,39 @@ def redact_obj(obj: Any, max_depth: int = 50) -> Any:
     Nesting below ``max_depth`` is replaced by a placeholder (a hostile 5,000-level list must not take the
     request down with a RecursionError, nor reach a log line). Never raises.
     """
-    return _redact_obj(obj, max_depth, 0, secret_values())
+    values = secret_values()
+    strings: List[str] = []
+    if _collect_strings(obj, max_depth, 0, strings):
+        # Fast path for the common case (nothing to mask): one pass over all the strings joined by NUL, which
+        # is in none of the patterns' character classes, so it bounds a match exactly as a string's ends do.
+        # Unchanged joined text means no string would change, and the structure is returned as it is.
+        joined = "\x00".join(strings)
+        if redact(joined, values=values) == joined:
+            return obj
+    return _redact_obj(obj, max_depth, 0, values)
+
+
+def _collect_strings(obj: Any, max_depth: int, depth: int, out: List[str]) -> bool:
+    """Gather every string (keys too) of a plain JSON-like structure; False for anything else or too deep."""
+    if depth >= max_depth:
+        return False
+    if isinstance(obj, str):
+        out.append(obj)
+        return True
+    if isinstance(obj, (int, float, bool)) or obj is None:
+        return True
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if not isinstance(k, str) and not (isinstance(k, (int, float, bool)) or k is None):
+                return False
+            if isinstance(k, str):
+                out.append(k)
+            if not _collect_strings(v, max_depth, depth + 1, out):
+                return False
+        return True
+    if isinstance(obj, (list, tuple)):
+        return all(_collect_strings(v, max_depth, depth + 1, out) for v in obj)
+    return False
 
 
 def _redact_obj(obj: Any, max_depth: int, depth: int, values: List[str]) -> Any:

@@ -179,3 +179,27 @@ def test_redact_obj_masks_nested_values_and_keys(clean_env):
     masked = redact_obj(obj)
     assert masked["n"] == 3 and masked["ok"] is False
     assert_clean(json.dumps(masked))
+
+
+# --- the no-copy fast path of redact_obj gives exactly what the string-by-string walk gives ---------------
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+from chains.redaction import _redact_obj, redact_obj, secret_values  # noqa: E402
+
+_PIECES = st.sampled_from([
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key=abc123XYZ",
+    "SessionToken", "token", "plain words", "anthropic.claude-3-haiku-20240307-v1:0", "\n", "é", "\x00",
+    "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDtestTESTtest1234567890abcdefABCDEF0123456789abcdefg",
+])
+_TEXT = st.lists(_PIECES | st.text(max_size=12), max_size=4).map("".join)
+_JSONISH = st.recursive(
+    st.none() | st.integers() | st.booleans() | _TEXT,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(_TEXT, kids, max_size=3),
+    max_leaves=12,
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(obj=_JSONISH)
+def test_fast_path_matches_the_full_walk(obj):
+    assert redact_obj(obj) == _redact_obj(obj, 50, 0, secret_values())
