@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Generator, List, Mapping, Optional
 
-from chains.errors import ModelCallError, Unavailable, to_model_error
+from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 
 
 @dataclass
@@ -152,6 +152,10 @@ def _logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
 
 
 def _typed(exc: BaseException, model_id: str, start: float) -> ModelCallError:
+    if classify(exc) == (CLIENT_ERROR, None):
+        # Not an error Bedrock or botocore reported, nor one we raised: a bug (ours or a library's). It must
+        # reach the handler as a 500 with its traceback in the log, not pass as the caller's 400.
+        raise exc
     err = to_model_error(exc, model_id)
     err.elapsed_ms = (time.perf_counter() - start) * 1000.0  # type: ignore[attr-defined]
     return err

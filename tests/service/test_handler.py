@@ -186,3 +186,19 @@ def test_every_sample_event(call, path):
     else:
         assert status == 200, body
         assert body["ok"] is True and body["output"] and body["cost_usd"] > 0
+
+
+def test_an_unknown_error_inside_a_model_call_is_not_blamed_on_the_caller(runtime):
+    """A failure that is neither Bedrock's nor botocore's (here a callback that raises) propagates as itself:
+    the handler turns it into a 500, never a 400 ModelClientError, and no other model is tried."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Broken(BaseCallbackHandler):
+        raise_error = True
+
+        def on_chat_model_start(self, *args, **kwargs):
+            raise RuntimeError("bug in a callback")
+
+    with pytest.raises(RuntimeError, match="bug in a callback"):
+        get_chain("qa", runtime).invoke({"question": "q"}, config={"callbacks": [Broken()]})
+    assert len(runtime.factory.emulator.calls) == 0
