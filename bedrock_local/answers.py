@@ -52,7 +52,9 @@ def _words(text: str) -> set[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    # A short line ending in ":" ("Context:", "Question:") frames a prompt template; it is not content.
+    return [s.strip() for s in _SENTENCE.findall(text)
+            if s.strip() and not (s.strip().endswith(":") and len(s.strip()) <= 40)]
 
 
 def _decode(raw: Any) -> bytes | None:
@@ -114,7 +116,9 @@ def _extract(question: str, context: list[str], external: bool) -> str:
         return _echo(question)
     if _SUMMARY.search(question):
         longest = max(context, key=len)
-        return " ".join(_sentences(longest)[:3])
+        # The instruction itself ("Summarise the following text.") is not part of the summary.
+        content = [s for s in _sentences(longest) if not _SUMMARY.search(s)] or _sentences(longest)
+        return " ".join(content[:3])
     qwords = _words(question)
     scored = [(len(qwords & _words(s)), -i, s) for i, s in enumerate(sentences)]
     best = sorted((t for t in scored if t[0] > 0), reverse=True)[:2]

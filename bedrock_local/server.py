@@ -34,6 +34,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self) -> None:
+        try:
+            self._answer()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its read timeout fired, or a deadline abandoned the call): nothing to answer.
+            self.close_connection = True
+
+    def _answer(self) -> None:
         body = self._read_body()
         reply = self.emulator.handle(self.command, self.path, dict(self.headers.items()), body)
         self.send_response(reply.status)
@@ -50,13 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not streaming:
             self.wfile.write(reply.body)
             return
-        try:
-            for frame in reply.stream:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        for frame in reply.stream:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     do_POST = _serve
     do_GET = _serve

@@ -110,6 +110,7 @@ class ModelFactory:
     ) -> None:
         self.settings = settings
         self.backend, self.backend_reason = resolve_backend(settings, env)
+        self._env = env  # None: os.environ, read when the emulator is first needed
         self._emulator = emulator
         self._notice = notice
         self._clients: Dict[Tuple[str, RetryPolicy], Any] = {}
@@ -126,8 +127,11 @@ class ModelFactory:
         with self._lock:
             if self._emulator is None:
                 from bedrock_local import Emulator, load_profiles
+                from bedrock_local.faults import ENV_VAR, rules_from_json
 
-                self._emulator = Emulator(profiles=load_profiles(_profile_source(self.settings)))
+                env = os.environ if self._env is None else self._env
+                faults = rules_from_json(env[ENV_VAR]) if env.get(ENV_VAR, "").strip() else []
+                self._emulator = Emulator(profiles=load_profiles(_profile_source(self.settings)), faults=faults)
                 if self._notice:
                     print(
                         "bedrock_chains: no AWS credentials found; answers are emulated by bedrock_local "

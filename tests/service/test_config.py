@@ -119,3 +119,16 @@ chains:
     assert out["cost_usd"] == pytest.approx(
         (out["usage"]["input_tokens"] * 0.00025 + out["usage"]["output_tokens"] * 0.00125) / 1000, rel=1e-6
     )
+
+
+def test_emulator_faults_follow_the_env_given_in_code(clean_env):
+    """build_runtime(env=...) is explicit: BEDROCK_LOCAL_FAULTS comes from that mapping, not os.environ."""
+    from chains import build_runtime, get_chain
+
+    clean_env.setenv("BEDROCK_LOCAL_FAULTS", '[{"model": "*", "error": "ServiceUnavailableException"}]')
+    rt = build_runtime(backend="local", env={}, notice=False)
+    assert get_chain("qa", rt).invoke({"question": "q"})["output"]
+    rt = build_runtime(backend="local", env={"BEDROCK_LOCAL_FAULTS": '[{"model": "*", "empty": true}]'}, notice=False)
+    with pytest.raises(Exception) as err:
+        get_chain("qa", rt).invoke({"question": "q"})
+    assert "EmptyAnswer" in str(err.value.to_dict())
