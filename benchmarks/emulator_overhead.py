@@ -109,6 +109,11 @@ def main() -> None:
     print(f"{'transport':<28}{'operation':<18}{'ms/call':>9}{'x stub':>8}{'overhead ms':>13}")
     for name, op, ms in rows:
         print(f"{name:<28}{op:<18}{ms:>9.3f}{ms / base:>8.2f}{ms - base:>13.3f}")
+        if name != "bare botocore stub" and ms != base:
+            # One machine-readable line per figure, collected by benchmarks/run_all.py.
+            print("RESULT " + json.dumps({"benchmark": "emulator_overhead", "metric": f"{name} {op}",
+                                          "value": round(ms, 4), "unit": "ms", "baseline": "bare botocore stub",
+                                          "ratio": round(ms / base, 3), "goal": None, "ok": None}))
 
 
 if __name__ == "__main__":

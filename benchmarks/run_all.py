@@ -31,6 +31,7 @@ SCRIPTS = [
     ("estimator_error.py", [], []),
     ("summarize_long.py", [], []),
     ("throughput.py", ["--requests", "200"], []),
+    ("load.py", ["--requests", "300"], []),
     ("import_cost.py", [], []),
     ("cold_start.py", [], []),
     ("peers.py", ["--rounds", "5", "--failovers", "5"], []),
