@@ -204,9 +204,36 @@ _forced_mode: Optional[str] = None
 _cold_start = True
 
 
+# Everything Observability reads from the environment; with the section and the mode, it decides the set-up.
+_SETUP_ENV = ("AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_SERVICE_NAME", "LOG_PROMPTS", "POWERTOOLS_METRICS_DISABLED",
+              "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL")
+_last_inputs: Optional[tuple] = None
+
+
 def setup(section: Optional[Mapping[str, Any]] = None, mode: Optional[str] = None,
           env: Optional[Mapping[str, str]] = None) -> Observability:
     """Install (or keep) the process's observability for this configuration section. Idempotent."""
+    global _current, _last_inputs
+    # Per-request fast path: the same section object, mode and environment as last time keep the current
+    # set-up without validating the section again (the handler calls this on every request).
+    source = os.environ if env is None else env
+    inputs = (id(section), _section_stamp(section), mode, _forced_mode, tuple(source.get(k) for k in _SETUP_ENV))
+    with _lock:
+        if _current is not None and inputs == _last_inputs:
+            return _current
+    result = _setup(section, mode, env)
+    with _lock:
+        _last_inputs = inputs
+    return result
+
+
+def _section_stamp(section: Any) -> Any:
+    # Guards the identity check against a section dict edited in place (a notebook tweaking settings).
+    return repr(section) if isinstance(section, Mapping) else section
+
+
+def _setup(section: Optional[Mapping[str, Any]], mode: Optional[str],
+           env: Optional[Mapping[str, str]]) -> Observability:
     global _current
     cfg = section if isinstance(section, ObservabilityConfig) else load_observability(section)
     mode = mode or _forced_mode or ("lambda" if in_lambda(env) else "local")
@@ -248,11 +275,12 @@ def force_local() -> None:
 
 def reset() -> None:
     """Remove what ``setup`` installed and forget the cold start (tests; a notebook that wants silence)."""
-    global _current, _forced_mode, _cold_start
+    global _current, _forced_mode, _cold_start, _last_inputs
     with _lock:
         if _current is not None:
             _current.uninstall()
         _current = None
+        _last_inputs = None
         _forced_mode = None
         _cold_start = True
 
