@@ -305,6 +305,12 @@ class _Run:
         )
         return self.deadline(f"{alias} did not answer before the deadline ({ms:.0f} ms)")
 
+    def require_time_for_first_attempt(self) -> None:
+        left = self.request.remaining_ms()
+        if left is not None and left < self.rs.min_attempt_ms:
+            raise self.deadline(f"{max(0.0, left):.0f} ms left before the first attempt "
+                                f"(an attempt needs at least {self.rs.min_attempt_ms} ms)")
+
     def handled(self) -> Tuple[type, ...]:
         return (_Skipped, *(_CLASS_ERRORS[c] for c in self.rs.fall_back_on))
 
@@ -371,8 +377,7 @@ def call_with_fallbacks(
     ]
     runnable = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=run.handled()) if len(
         runnables) > 1 else runnables[0]
-    if run.request.remaining_ms() is not None and run.request.remaining_ms() < run.rs.min_attempt_ms:
-        raise run.deadline(f"{run.request.remaining_ms():.0f} ms left before the first attempt")
+    run.require_time_for_first_attempt()
     try:
         outcome = runnable.invoke(messages, config)
     except run.handled():
@@ -524,8 +529,7 @@ def stream_with_fallbacks(
     runnables = [candidate(a) for a in order]
     runnable = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=run.handled()) if len(
         runnables) > 1 else runnables[0]
-    if run.request.remaining_ms() is not None and run.request.remaining_ms() < run.rs.min_attempt_ms:
-        raise run.deadline(f"{run.request.remaining_ms():.0f} ms left before the first attempt")
+    run.require_time_for_first_attempt()
     try:
         for piece in runnable.stream(messages, config):
             if "text" in piece:
