@@ -6,7 +6,7 @@ Never prints a credential value: only where credentials come from.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from chains.errors import ChainsError, classify, to_model_error
 

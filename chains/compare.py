@@ -21,9 +21,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda, RunnableParallel
 from langchain_core.runnables.config import patch_config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chains.calls import Attempt, invoke_model
+from chains.config import validate_section
 from chains.chain import ChainOutput
 from chains.errors import (
     AllModelsFailed,
@@ -99,15 +100,7 @@ def compare_settings(chain: Any) -> CompareSettings:
         overlay["judge"] = {**data["judge"], **overlay["judge"]}
     data.update(overlay)
     where = f"compare (with chains.{chain.name}.settings)" if chain.cfg.settings else "compare"
-    try:
-        cs = CompareSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{where}.{'.'.join(str(p) for p in e['loc'])}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+    cs = validate_section(CompareSettings, data, where, app.source)
     configured = sorted(app.models)
     for name, alias in [("judge.model", cs.judge.model)] + [("models", a) for a in cs.models or []]:
         if alias not in app.models:

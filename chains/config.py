@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -159,15 +159,26 @@ class Settings(_Strict):
         return None
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = []
+def describe_errors(err: ValidationError, prefix: str = "") -> str:
+    """``prefix.key.path: message; ...`` for a pydantic error; a misspelt key reads "unknown key"."""
+    parts = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"{loc}: {msg}")
-    return f"{source}: invalid configuration: " + "; ".join(lines)
+        loc = ".".join(str(p) for p in e["loc"])
+        where = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+        parts.append(f"{where}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}")
+    return "; ".join(parts)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_section(model: Type[M], data: Any, where: str, source: Optional[str] = None) -> M:
+    """Validate one stage's section of the configuration; ``ConfigError`` names the file and the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        origin = source or "<configuration passed in code>"
+        raise ConfigError(f"{origin}: invalid configuration: {describe_errors(exc, where)}") from None
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
@@ -214,7 +225,9 @@ def load_config(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, origin or "<configuration passed in code>")) from None
+        raise ConfigError(
+            f"{origin or '<configuration passed in code>'}: invalid configuration: {describe_errors(exc)}"
+        ) from None
     settings.source = origin
 
     # The environment beats the file, but not configuration passed in code.

@@ -253,7 +253,7 @@ class MapReduce:
 
     # --- running -------------------------------------------------------------------------------------------
     def run(self, why: str) -> Dict[str, Any]:
-        settings, request = self.settings, self.request
+        request = self.request
         candidates = chain_candidates(self.chain, request)
         # A model whose window cannot hold the prompt, an output reserve and a little text is no use here.
         usable = [a for a in candidates if self.room(a, max(self.map_out(a), self.reduce_out(a))) > 2 * self.cfg.chunk_overlap + 16]

@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from chains.config import validate_section
 from chains.errors import ConfigError
 from chains.redaction import RedactionFilter, redact, redact_obj
 
@@ -70,14 +70,7 @@ class ObservabilityConfig(_Strict):
 
 def load_observability(section: Optional[Mapping[str, Any]]) -> ObservabilityConfig:
     """Validate the ``observability:`` section; ``ConfigError`` names the bad key."""
-    try:
-        return ObservabilityConfig.model_validate(dict(section or {}))
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = "observability." + ".".join(str(p) for p in e["loc"])
-            problems.append(f"{loc}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    return validate_section(ObservabilityConfig, dict(section or {}), "observability")
 
 
 def in_lambda(env: Optional[Mapping[str, str]] = None) -> bool:

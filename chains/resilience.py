@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chains.calls import Attempt, CallOutcome, _outcome, invoke_model
+from chains.config import validate_section
 from chains.errors import (
     CLIENT_ERROR,
     CONTENT_FILTERED,
@@ -37,7 +38,6 @@ from chains.errors import (
     THROTTLED,
     UNAVAILABLE,
     AllModelsFailed,
-    ConfigError,
     ContentFiltered,
     ContextOverflow,
     DeadlineExceeded,
@@ -108,15 +108,7 @@ def resilience_settings(settings: Any) -> ResilienceSettings:
     hit = _settings_cache.get(id(section))
     if hit is not None and hit[0] is section:
         return hit[1]
-    try:
-        rs = ResilienceSettings.model_validate(section or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"resilience.{'.'.join(str(p) for p in e['loc'])}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{settings.source or 'configuration'}: {problems}") from None
+    rs = validate_section(ResilienceSettings, section or {}, "resilience", settings.source)
     with _settings_cache_lock:
         if len(_settings_cache) > 64:  # many configurations in one process (tests): keep it bounded
             _settings_cache.clear()

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chains.config import Settings
+from chains.config import Settings, validate_section
 from chains.errors import (
     BudgetExceeded,
     ConfigError,
@@ -110,15 +110,7 @@ class RouterSettings(_Strict):
 
 
 def router_settings(settings: Settings) -> RouterSettings:
-    try:
-        rs = RouterSettings.model_validate(settings.router or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"router.{'.'.join(str(p) for p in e['loc'])}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{settings.source or 'configuration'}: {problems}") from None
+    rs = validate_section(RouterSettings, settings.router or {}, "router", settings.source)
     if rs.llm.model is not None and rs.llm.model not in settings.models:
         raise ConfigError(
             f"router.llm.model names '{rs.llm.model}', which is not configured "

@@ -19,10 +19,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chains.config import Settings
-from chains.errors import ConfigError, InputTooLarge
+from chains.config import Settings, validate_section
+from chains.errors import InputTooLarge
 
 logger = logging.getLogger("bedrock_chains.tokens")
 
@@ -241,15 +241,7 @@ def tokens_config(settings: Settings, overrides: Optional[Dict[str, Any]] = None
     data = dict(settings.tokens or {})
     if overrides:
         data.update(overrides)
-    try:
-        return TokensConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{where}.{'.'.join(str(p) for p in e['loc']) or '(section)'}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{settings.source or '<configuration passed in code>'}: invalid configuration: {problems}") from None
+    return validate_section(TokensConfig, data, where, settings.source)
 
 
 def price_order(settings: Settings, aliases: Sequence[str]) -> List[str]:
