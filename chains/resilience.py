@@ -303,6 +303,12 @@ class _Run:
             raise self.deadline(f"{max(0.0, left):.0f} ms left before the first attempt "
                                 f"(an attempt needs at least {self.rs.min_attempt_ms} ms)")
 
+    def fallback_chain(self, runnables: List[Any]) -> Any:
+        """The attempts as one Runnable: langchain-core's ``with_fallbacks``, on the classes that fall over."""
+        if len(runnables) == 1:
+            return runnables[0]
+        return runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=self.handled())
+
     def handled(self) -> Tuple[type, ...]:
         return (_Skipped, *(_CLASS_ERRORS[c] for c in self.rs.fall_back_on))
 
@@ -363,13 +369,12 @@ def call_with_fallbacks(
     """
     run = _start(chain, request, candidates, max_tokens)
     order = run.ordered(candidates)
+    run.require_time_for_first_attempt()
     runnables = [
         RunnableLambda(lambda msgs, config, _a=alias: run.call(_a, msgs, config), name=f"attempt:{alias}")
         for alias in order
     ]
-    runnable = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=run.handled()) if len(
-        runnables) > 1 else runnables[0]
-    run.require_time_for_first_attempt()
+    runnable = run.fallback_chain(runnables)
     try:
         outcome = runnable.invoke(messages, config)
     except run.handled():
@@ -518,10 +523,8 @@ def stream_with_fallbacks(
 
         return RunnableLambda(gen, name=f"attempt:{alias}")
 
-    runnables = [candidate(a) for a in order]
-    runnable = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=run.handled()) if len(
-        runnables) > 1 else runnables[0]
     run.require_time_for_first_attempt()
+    runnable = run.fallback_chain([candidate(a) for a in order])
     try:
         for piece in runnable.stream(messages, config):
             if "text" in piece:
