@@ -7,8 +7,9 @@ Nothing here runs at import time; ``load_config`` reads the file and the environ
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -170,6 +171,28 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+_section_cache: Dict[Tuple[type, int], Tuple[Any, Any]] = {}
+_section_cache_lock = threading.Lock()
+
+
+def cached_section(model: Type[M], section: Any, where: str, source: Optional[str] = None) -> M:
+    """``validate_section`` once per section object: stages read their section on every request.
+
+    Keyed by the section's identity (the entry holds the section, so its id cannot be reused); a section
+    replaced in the settings is validated again.
+    """
+    key = (model, id(section))
+    hit = _section_cache.get(key)
+    if hit is not None and hit[0] is section:
+        return hit[1]
+    validated = validate_section(model, section or {}, where, source)
+    with _section_cache_lock:
+        if len(_section_cache) > 256:  # many configurations in one process (tests): keep it bounded
+            _section_cache.clear()
+        _section_cache[key] = (section, validated)
+    return validated
 
 
 def validate_section(model: Type[M], data: Any, where: str, source: Optional[str] = None) -> M:

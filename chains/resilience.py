@@ -28,7 +28,7 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chains.calls import Attempt, CallOutcome, _outcome, invoke_model
-from chains.config import validate_section
+from chains.config import cached_section
 from chains.errors import (
     CLIENT_ERROR,
     CONTENT_FILTERED,
@@ -98,22 +98,9 @@ class ResilienceSettings(BaseModel):
         return v
 
 
-_settings_cache: Dict[int, Tuple[Any, ResilienceSettings]] = {}
-_settings_cache_lock = threading.Lock()
-
-
 def resilience_settings(settings: Any) -> ResilienceSettings:
     """The validated ``resilience:`` section (cached per section object; a ConfigError names the bad key)."""
-    section = settings.resilience
-    hit = _settings_cache.get(id(section))
-    if hit is not None and hit[0] is section:
-        return hit[1]
-    rs = validate_section(ResilienceSettings, section or {}, "resilience", settings.source)
-    with _settings_cache_lock:
-        if len(_settings_cache) > 64:  # many configurations in one process (tests): keep it bounded
-            _settings_cache.clear()
-        _settings_cache[id(section)] = (section, rs)  # holding `section` keeps its id from being reused
-    return rs
+    return cached_section(ResilienceSettings, settings.resilience, "resilience", settings.source)
 
 
 # --- cooldown: a per-process circuit breaker ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chains.config import Settings, validate_section
+from chains.config import Settings, cached_section, validate_section
 from chains.errors import InputTooLarge
 
 logger = logging.getLogger("bedrock_chains.tokens")
@@ -238,9 +238,10 @@ class TokensConfig(_Strict):
 
 def tokens_config(settings: Settings, overrides: Optional[Dict[str, Any]] = None, where: str = "tokens") -> TokensConfig:
     """The validated ``tokens:`` section, with per-chain ``overrides`` (a chain's ``settings``) on top."""
+    if not overrides:  # the common case, on every request (input optimisation): validated once
+        return cached_section(TokensConfig, settings.tokens, where, settings.source)
     data = dict(settings.tokens or {})
-    if overrides:
-        data.update(overrides)
+    data.update(overrides)
     return validate_section(TokensConfig, data, where, settings.source)
 
 
