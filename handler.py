@@ -175,7 +175,7 @@ def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any)
         response = {"ok": True, "chain": parsed.chain, **result, "request_id": request_id}
         return 200, response
     except ChainsError as exc:
-        status = exc.status if exc.status != 500 else 500  # logged by scope.finish
+        status = exc.status  # logged by scope.finish
         error = {**exc.to_dict(), "status": status}
         body: Dict[str, Any] = {"ok": False, "error": error, "request_id": request_id}
         if chain_name:
