@@ -169,6 +169,17 @@ def test_service_tier_and_latency_the_model_does_not_offer(runtime):
                          performanceConfig={"latency": "optimized"})["stopReason"]
 
 
+def test_tool_choice_the_model_does_not_offer(runtime):
+    c = runtime("us-west-2")
+    tools = [{"toolSpec": {"name": "t", "inputSchema": {"json": {"type": "object"}}}}]
+    for mode, value in (("any", {}), ("tool", {"name": "t"})):
+        cfg = {"tools": tools, "toolChoice": {mode: value}}
+        assert _err(_converse(c, LLAMA, toolConfig=cfg)) == (
+            "ValidationException", 400, f"This model doesn't support the toolConfig.toolChoice.{mode} field. "
+            f"Remove toolConfig.toolChoice.{mode} and try again.")
+    assert c.converse(modelId=LLAMA, messages=user("hi"), toolConfig={"tools": tools, "toolChoice": {"auto": {}}})
+
+
 def test_unknown_guardrail(runtime, lemu):
     c = runtime("us-east-1")
     cfg = {"guardrailIdentifier": "abc123", "guardrailVersion": "1"}
