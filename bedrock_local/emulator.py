@@ -20,7 +20,8 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import answers, converse, eventstream, faults as faults_mod, providers, validation
 from .catalogue import LEGACY, PROMPT_ROUTER, Catalogue, load_catalogue, region_from_headers
 from .catalogue_errors import LegacyInactive, ModelUnavailable
-from .control_plane import ControlPlane, route_prompt
+from .control_plane import ControlPlane
+from .prompt_router import route_prompt
 from .errors import STREAMABLE, BedrockError, MissingAuthorization, lower_camel
 from .faults import FaultRule, FaultSet
 from .profiles import ModelProfile, load_profiles, resolve, to_catalogue_extra
@@ -226,7 +227,7 @@ class Emulator:
             return None, err
 
     def _route(self, resolved: Any, body: Any, region: str):
-        """A prompt router picks one of its two models (control_plane.route_prompt documents the rule)."""
+        """A prompt router picks one of its two models (prompt_router.route_prompt documents the rule)."""
         chosen = self.catalogue.get(route_prompt(resolved.router, body if isinstance(body, dict) else {}))
         pid = chosen.profile_for(region)
         account = self.control.account_id
