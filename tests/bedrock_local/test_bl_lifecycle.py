@@ -250,3 +250,40 @@ def test_tool_image_and_pdf_overheads_in_usage_and_count_tokens(runtime, lemu):
     assert n >= 300 * 200 // 750  # Anthropic: width*height/750
     nova = c.count_tokens(modelId=NOVA_PRO, input={"converse": {"messages": img}})["inputTokens"]
     assert nova >= 1800  # Nova: ~1,800 per small image (measured)
+
+
+def test_cli_enforces_lifecycle_unless_told_not_to():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bl_helpers import make_client
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BEDROCK_LOCAL_LIFECYCLE": "1"}
+    outcomes = []
+    for extra in ([], ["--no-lifecycle"]):
+        proc = subprocess.Popen([sys.executable, "-m", "bedrock_local", "--port", "0", "--latency-scale", "0", *extra],
+                                cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            c = make_client(proc.stdout.readline().strip())
+            try:
+                outcomes.append(c.converse(modelId=HAIKU3, messages=user("hi"))["stopReason"])
+            except Exception as exc:  # noqa: BLE001 - the ClientError is the outcome under test
+                outcomes.append(exc.response["Error"]["Code"])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert outcomes == ["ResourceNotFoundException", "end_turn"]
+
+
+def test_region_comes_from_the_sigv4_scope_then_the_host():
+    from bedrock_local.catalogue import region_from_headers
+
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/eu-west-3/bedrock/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=abc")
+    assert region_from_headers({"Authorization": auth, "Host": "bedrock-runtime.us-east-1.amazonaws.com"}) == "eu-west-3"
+    assert region_from_headers({"Authorization": "Bearer token", "Host": "bedrock-runtime.ap-south-1.amazonaws.com"}) \
+        == "ap-south-1"
+    assert region_from_headers({"Authorization": "Bearer token"}, default="ca-central-1") == "ca-central-1"
