@@ -7,7 +7,8 @@ from; "estimate" marks the few for which no recorded Bedrock answer was found.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .errors import BedrockError, validation
 
