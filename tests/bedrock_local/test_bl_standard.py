@@ -45,7 +45,9 @@ _state: dict = {}
 def _server():
     """One HTTP emulator for the whole session (started on first use)."""
     if "server" not in _state:
-        _state["emu"] = Emulator(seed=0)
+        # Claude 3 Haiku is at end of life in us-east-1; these suites test the integration, not
+        # lifecycle (test_bl_lifecycle.py does), so lifecycle is off for this shared server.
+        _state["emu"] = Emulator(seed=0, lifecycle=False)
         _state["server"] = _state["emu"].serve()
         atexit.register(_state["server"].shutdown)
     return _state["server"]
