@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import answers, converse, eventstream, faults as faults_mod, providers, validation
+from . import cache as cache_mod, features, guardrails as guardrails_mod, tiers
+from .catalogue import default_catalogue
 from .errors import STREAMABLE, BedrockError, lower_camel
 from .faults import FaultRule, FaultSet
 from .profiles import ModelProfile, load_profiles, resolve
@@ -73,7 +75,10 @@ def _error_reply(err: BedrockError) -> Reply:
 class Emulator:
     def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
-                 latency_scale: float = 0.0):
+                 latency_scale: float = 0.0, guardrails: Any = None,
+                 clock: Any = None):
+        # guardrails: list of dicts / JSON or YAML text / file path (None: $BEDROCK_LOCAL_GUARDRAILS);
+        # clock: seconds for the prompt cache's TTLs (tests inject one to expire entries).
         # A path (str/Path) to config.yaml is accepted too, for convenience.
         if profiles is None or isinstance(profiles, Mapping):
             self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
@@ -86,14 +91,18 @@ class Emulator:
         self.latency_scale = latency_scale
         self._calls: list[CallRecord] = []
         self._calls_lock = threading.Lock()
+        self.prompt_cache = cache_mod.PromptCache(clock or time.monotonic)
+        self.guardrails = guardrails_mod.GuardrailSet(
+            guardrails_mod.load(guardrails) if guardrails is not None else guardrails_mod.from_env())
 
     # ----------------------------------------------------------------- faults / records
     def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
-                  message: str | None = None, empty: bool = False) -> FaultRule:
+                  message: str | None = None, empty: bool = False,
+                  service_tier: str | None = None) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
-                                         stream_cut_after, malformed, message, empty))
+                                         stream_cut_after, malformed, message, empty, service_tier))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -158,7 +167,7 @@ class Emulator:
                 raise validation.validation("Malformed input request, please reformat your "
                                             "input and try again.")
             profile = resolve(model_id, self.profiles)
-            decision = self.faults.decide(model_id, profile)
+            decision = self.faults.decide(model_id, profile, tiers.requested_tier(rec.body))
             if decision.latency_ms:
                 self._sleep(decision.latency_ms, scaled=False)
             if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
@@ -187,7 +196,10 @@ class Emulator:
             fmt = providers.detect(rec.body, profile)
             request = providers.to_converse(rec.body, fmt)
         rec.input_tokens = validation.validate(request, profile)
-        completion = answers.respond(request, model_id)
+        outcome = features.run(request, model_id, default_catalogue().base_of(model_id),
+                               rec.input_tokens, prompt_cache=self.prompt_cache,
+                               guards=self.guardrails, region=tiers.region_of(headers))
+        completion, extras, rec.input_tokens = outcome.completion, outcome.extras, outcome.input_tokens
         if decision.empty:
             completion = answers.Completion(blocks=[], stop_reason="end_turn", output_tokens=0)
         rec.output_tokens, rec.stop_reason = completion.output_tokens, completion.stop_reason
@@ -195,7 +207,7 @@ class Emulator:
         rec.latency_ms = latency
         if operation == "Converse":
             self._sleep(profile.latency_ms(completion.output_tokens))
-            return _json_reply(converse.converse_body(completion, rec.input_tokens, latency),
+            return _json_reply(converse.converse_body(completion, rec.input_tokens, latency, extras),
                                decision.malformed)
         if operation == "InvokeModel":
             self._sleep(profile.latency_ms(completion.output_tokens))
@@ -204,7 +216,7 @@ class Emulator:
             reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
             return reply
         if operation == "ConverseStream":
-            events = converse.stream_events(completion, rec.input_tokens, latency)
+            events = converse.stream_events(completion, rec.input_tokens, latency, extras)
             frames = self._paced(events, profile, decision)
             return Reply(200, {"Content-Type": EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4())},
                          stream=frames)
