@@ -67,7 +67,7 @@ def _ttl_of(block: Mapping[str, Any]) -> str:
     return str((block.get("cachePoint") or {}).get("ttl") or "5m")
 
 
-def checkpoints(request: Mapping[str, Any]) -> list[Checkpoint]:
+def checkpoints(request: Mapping[str, Any], entry: Any = None) -> list[Checkpoint]:
     """Every cachePoint of ``request`` in Bedrock's order, with the prefix it closes."""
     out: list[Checkpoint] = []
     tools = list(((request.get("toolConfig") or {}).get("tools")) or [])
@@ -75,7 +75,7 @@ def checkpoints(request: Mapping[str, Any]) -> list[Checkpoint]:
     messages = list(request.get("messages") or [])
 
     def add(where: str, ttl: str, prefix: dict) -> None:
-        out.append(Checkpoint(where, ttl, prefix, count_input_tokens(prefix)))
+        out.append(Checkpoint(where, ttl, prefix, count_input_tokens(prefix, entry)))
 
     for i, tool in enumerate(tools):
         if isinstance(tool, Mapping) and "cachePoint" in tool:
@@ -94,12 +94,12 @@ def checkpoints(request: Mapping[str, Any]) -> list[Checkpoint]:
     return out
 
 
-def check(request: Mapping[str, Any], caching: Any) -> list[Checkpoint]:
+def check(request: Mapping[str, Any], caching: Any, entry: Any = None) -> list[Checkpoint]:
     """Bedrock's refusals for the request's checkpoints; returns them.
 
     ``caching`` is the catalogue's PromptCaching for the model (None: no prompt caching).
     """
-    points = checkpoints(request)
+    points = checkpoints(request, entry)
     if not points:
         return points
     if caching is None:

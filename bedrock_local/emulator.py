@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 import time
@@ -18,10 +19,12 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from . import answers, converse, eventstream, faults as faults_mod, providers, validation
 from . import cache as cache_mod, features, guardrails as guardrails_mod, tiers
-from .catalogue import default_catalogue
+from .catalogue import LEGACY, PROMPT_ROUTER, Catalogue, load_catalogue, region_from_headers
+from .catalogue_errors import LegacyInactive, ModelUnavailable
+from .control_plane import ControlPlane, route_prompt
 from .errors import STREAMABLE, BedrockError, lower_camel
 from .faults import FaultRule, FaultSet
-from .profiles import ModelProfile, load_profiles, resolve
+from .profiles import ModelProfile, load_profiles, resolve, to_catalogue_extra
 
 _PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|"
                    r"invoke-with-response-stream|count-tokens)/?$")
@@ -30,6 +33,7 @@ OPERATIONS = {
     "invoke-with-response-stream": "InvokeModelWithResponseStream", "count-tokens": "CountTokens",
 }
 STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
+LIFECYCLE_ENV = "BEDROCK_LOCAL_LIFECYCLE"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 
 
@@ -45,6 +49,11 @@ class CallRecord:
     stop_reason: str | None = None
     latency_ms: int = 0
     timestamp: float = field(default_factory=time.time)
+    # What served and billed the call: the catalogue's base model id (an application profile or
+    # a prompt router resolves to its model), the caller's region, and the on-demand cost in USD.
+    resolved_model_id: str | None = None
+    region: str | None = None
+    cost_usd: float = 0.0
 
 
 @dataclass
@@ -61,8 +70,8 @@ class Reply:
             yield self.body
 
 
-def _error_reply(err: BedrockError) -> Reply:
-    body = json.dumps({"message": err.message}).encode()
+def _error_reply(err: BedrockError, message_key: str = "message") -> Reply:
+    body = json.dumps({message_key: err.message}).encode()
     return Reply(err.status, {
         "Content-Type": "application/json",
         # Real AWS appends a namespace after ':'; botocore strips it.
@@ -73,17 +82,40 @@ def _error_reply(err: BedrockError) -> Reply:
 
 
 class Emulator:
+    """One emulated Bedrock account: runtime and control plane.
+
+    ``profiles`` (config.yaml entries) lay limits and latency over the catalogue's models;
+    ``lifecycle=False`` turns off end-of-life refusals (for callers still configured with
+    retired ids); ``None`` (the default) reads $BEDROCK_LOCAL_LIFECYCLE ("0"/"off"/"false"
+    turn it off) and is on otherwise, as on Bedrock; ``region`` is used when a request's region cannot be read from its
+    SigV4 credential scope or Host; ``guardrails`` are the guardrail ids that exist.
+    """
+
     def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
-                 latency_scale: float = 0.0, guardrails: Any = None,
-                 clock: Any = None):
-        # guardrails: list of dicts / JSON or YAML text / file path (None: $BEDROCK_LOCAL_GUARDRAILS);
+                 latency_scale: float = 0.0, *, lifecycle: bool | None = None,
+                 catalogue: Catalogue | None = None, region: str = "us-east-1",
+                 account_id: str = "123456789012", guardrails: Any = None, clock: Any = None):
+        # guardrails: {id: definition}, a list of definitions, JSON/YAML text or a file path
+        # (guardrails.py documents the format; None: $BEDROCK_LOCAL_GUARDRAILS).
         # clock: seconds for the prompt cache's TTLs (tests inject one to expire entries).
         # A path (str/Path) to config.yaml is accepted too, for convenience.
         if profiles is None or isinstance(profiles, Mapping):
             self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
         else:
             self.profiles = load_profiles(profiles)
+        base = catalogue if catalogue is not None else load_catalogue(None)
+        self.catalogue = base.extended(to_catalogue_extra(self.profiles))
+        if lifecycle is None:
+            lifecycle = os.environ.get(LIFECYCLE_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+        self.lifecycle = lifecycle
+        self.region = region
+        self.control = ControlPlane(self.catalogue, account_id)
+        # Guardrail id -> Guardrail (guardrails.py): request_fields refuses ids not configured,
+        # features.py applies the guardrail to input and output.
+        self.guardrails = guardrails_mod.GuardrailSet(
+            guardrails_mod.load(guardrails) if guardrails is not None else guardrails_mod.from_env())
+        self.prompt_cache = cache_mod.PromptCache(clock or time.monotonic)
         if faults is None:
             faults = faults_mod.rules_from_env()
         self.faults = FaultSet(faults, seed=seed)
@@ -91,18 +123,16 @@ class Emulator:
         self.latency_scale = latency_scale
         self._calls: list[CallRecord] = []
         self._calls_lock = threading.Lock()
-        self.prompt_cache = cache_mod.PromptCache(clock or time.monotonic)
-        self.guardrails = guardrails_mod.GuardrailSet(
-            guardrails_mod.load(guardrails) if guardrails is not None else guardrails_mod.from_env())
 
     # ----------------------------------------------------------------- faults / records
     def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
                   message: str | None = None, empty: bool = False,
-                  service_tier: str | None = None) -> FaultRule:
+                  legacy_inactive: bool = False, service_tier: str | None = None) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
-                                         stream_cut_after, malformed, message, empty, service_tier))
+                                         stream_cut_after, malformed, message, empty, legacy_inactive,
+                                         service_tier))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -116,7 +146,8 @@ class Emulator:
         out = []
         for c in self.calls:
             p = resolve(c.model_id, self.profiles)
-            if model in c.model_id or (p is not None and model in (p.alias, p.model_id)):
+            if model in c.model_id or (p is not None and model in (p.alias, p.model_id)) \
+                    or (c.resolved_model_id is not None and model in c.resolved_model_id):
                 out.append(c)
         return out
 
@@ -147,47 +178,97 @@ class Emulator:
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         parsed = urllib.parse.urlsplit(path)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        control = ControlPlane.match(method, parsed.path)
+        if control is not None:
+            return self._control(control, parsed, lowered, body)
         m = _PATH.match(parsed.path)
         if method != "POST" or not m:
             return _error_reply(BedrockError("UnknownOperationException",
                                              "Unknown operation", status=404))
         operation = OPERATIONS[m.group("action")]
         model_id = urllib.parse.unquote(m.group("model"))
-        rec = CallRecord(operation, model_id, None)
+        region = region_from_headers(lowered, self.region)
+        rec = CallRecord(operation, model_id, None, region=region)
         try:
             rec.body = json.loads(body or b"{}")
         except ValueError:
             rec.body = body
-        lowered = {k.lower(): v for k, v in headers.items()}
         try:
             if "authorization" not in lowered:
-                # What Bedrock answers to a request with no SigV4 / bearer Authorization.
+                # What Bedrock answers to a request with no SigV4 / bearer Authorization
+                # (issue 16 / FACTS.md: 403, body {"Message": "Authorization header is missing"}).
                 raise BedrockError("AccessDeniedException", "Authorization header is missing")
             if not isinstance(rec.body, dict):
                 raise validation.validation("Malformed input request, please reformat your "
                                             "input and try again.")
-            profile = resolve(model_id, self.profiles)
-            decision = self.faults.decide(model_id, profile, tiers.requested_tier(rec.body))
+            resolved, refusal = self._resolve(model_id, region)
+            entry = resolved.entry if resolved is not None else self.catalogue.base_of(model_id)
+            decision = self.faults.decide(model_id, ModelProfile.from_entry(entry) if entry else None,
+                                          tiers.requested_tier(rec.body))
             if decision.latency_ms:
                 self._sleep(decision.latency_ms, scaled=False)
             if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
                                        and decision.error in STREAMABLE):
                 raise BedrockError(decision.error, decision.message)
-            if profile is None:
-                raise validation.unknown_model()
-            reply = self._dispatch(operation, model_id, profile, rec, decision, lowered)
+            if refusal is not None:
+                raise refusal
+            if decision.legacy_inactive and entry.lifecycle_in(region).status == LEGACY:
+                raise LegacyInactive()
+            trace = None
+            if resolved.addressed_as == PROMPT_ROUTER:
+                entry, trace = self._route(resolved, rec.body, region)
+            rec.resolved_model_id = entry.id
+            reply = self._dispatch(operation, model_id, entry, rec, decision, lowered, trace)
         except BedrockError as err:
             rec.error, rec.status = err.code, err.status
             self._record(rec)
+            if err.message == "Authorization header is missing":
+                return _error_reply(err, message_key="Message")
             return _error_reply(err)
         self._record(rec)
         return reply
 
-    def _dispatch(self, operation: str, model_id: str, profile: ModelProfile, rec: CallRecord,
-                  decision: faults_mod.Decision, headers: Mapping[str, str]) -> Reply:
+    def _resolve(self, model_id: str, region: str):
+        try:
+            return self.catalogue.resolve(model_id, region, application_profiles=self.control.application_profiles(),
+                                          lifecycle=self.lifecycle), None
+        except ModelUnavailable as err:
+            return None, err
+
+    def _route(self, resolved: Any, body: Any, region: str):
+        """A prompt router picks one of its two models (control_plane.route_prompt documents the rule)."""
+        chosen = self.catalogue.get(route_prompt(resolved.router, body if isinstance(body, dict) else {}))
+        pid = chosen.profile_for(region)
+        account = self.control.account_id
+        invoked = (f"arn:aws:bedrock:{region}:{account}:inference-profile/{pid}" if pid
+                   else f"arn:aws:bedrock:{region}::foundation-model/{chosen.id}")
+        return chosen, {"promptRouter": {"invokedModelId": invoked}}
+
+    def _control(self, match: tuple[str, dict[str, str]], parsed: Any, headers: Mapping[str, str],
+                 body: bytes) -> Reply:
+        operation, params = match
+        try:
+            if "authorization" not in headers:
+                raise BedrockError("AccessDeniedException", "Authorization header is missing")
+            region = region_from_headers(headers, self.region)
+            status, payload = self.control.handle(operation, params, urllib.parse.parse_qs(parsed.query),
+                                                  body, region)
+        except BedrockError as err:
+            if err.message == "Authorization header is missing":
+                return _error_reply(err, message_key="Message")
+            return _error_reply(err)
+        reply = _json_reply(payload, False)
+        reply.status = status
+        return reply
+
+    def _dispatch(self, operation: str, model_id: str, entry: Any, rec: CallRecord,
+                  decision: faults_mod.Decision, headers: Mapping[str, str], trace: Any = None) -> Reply:
+        profile = ModelProfile.from_entry(entry)
+        region = rec.region or self.region
         if operation == "CountTokens":
             request = _count_tokens_request(rec.body, profile)
-            rec.input_tokens = validation.validate(request, profile)
+            rec.input_tokens = validation.validate(request, entry, region, self.guardrails)
             return _json_reply({"inputTokens": rec.input_tokens}, decision.malformed)
         if operation in ("Converse", "ConverseStream"):
             request = rec.body
@@ -195,20 +276,25 @@ class Emulator:
         else:
             fmt = providers.detect(rec.body, profile)
             request = providers.to_converse(rec.body, fmt)
-        rec.input_tokens = validation.validate(request, profile)
-        outcome = features.run(request, model_id, default_catalogue().base_of(model_id),
-                               rec.input_tokens, prompt_cache=self.prompt_cache,
-                               guards=self.guardrails, region=tiers.region_of(headers))
+        rec.input_tokens = validation.validate(request, entry, region, self.guardrails)
+        outcome = features.run(request, model_id, entry, rec.input_tokens,
+                               prompt_cache=self.prompt_cache, guards=self.guardrails)
         completion, extras, rec.input_tokens = outcome.completion, outcome.extras, outcome.input_tokens
+        if trace:  # the prompt router's, next to the guardrail's
+            extras.trace = {**trace, **(extras.trace or {})}
         if decision.empty:
             completion = answers.Completion(blocks=[], stop_reason="end_turn", output_tokens=0)
         rec.output_tokens, rec.stop_reason = completion.output_tokens, completion.stop_reason
         latency = int(round(profile.latency_ms(completion.output_tokens) + decision.latency_ms))
         rec.latency_ms = latency
+        # Billed as the model that served it (an application profile or router is not a price).
+        cached = extras.cache_read + extras.cache_write
+        rec.cost_usd = entry.price.cost(rec.input_tokens - cached, rec.output_tokens, extras.cache_read,
+                                        extras.cache_write, tiers.requested_tier(request))
         if operation == "Converse":
             self._sleep(profile.latency_ms(completion.output_tokens))
-            return _json_reply(converse.converse_body(completion, rec.input_tokens, latency, extras),
-                               decision.malformed)
+            out = converse.converse_body(completion, rec.input_tokens, latency, extras)
+            return _json_reply(out, decision.malformed)
         if operation == "InvokeModel":
             self._sleep(profile.latency_ms(completion.output_tokens))
             out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id)

@@ -35,6 +35,10 @@ class FaultRule:
     message: str | None = None
     # The model answers, but with no content at all (content [], 0 output tokens, end_turn).
     empty: bool = False
+    # This account has not used the model lately: a call to a model that is LEGACY in the
+    # caller's region is refused with Bedrock's "marked by provider as Legacy" 404
+    # (catalogue_errors.LegacyInactive); ACTIVE models are unaffected.
+    legacy_inactive: bool = False
     # Only calls asking for this service tier ("flex", "priority", "default": a request without
     # serviceTier is "default"), so a test can throttle flex and leave default alone.
     service_tier: str | None = None
@@ -105,6 +109,7 @@ class Decision:
     malformed: bool = False
     stream_cut_after: int | None = None
     empty: bool = False
+    legacy_inactive: bool = False
 
 
 class FaultSet:
@@ -138,6 +143,7 @@ class FaultSet:
                     d.error, d.message = rule.error, rule.message
                 d.malformed = d.malformed or rule.malformed
                 d.empty = d.empty or rule.empty
+                d.legacy_inactive = d.legacy_inactive or rule.legacy_inactive
                 if rule.stream_cut_after is not None and d.stream_cut_after is None:
                     d.stream_cut_after = rule.stream_cut_after
         return d

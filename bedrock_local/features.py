@@ -1,6 +1,7 @@
 """The Converse features around the model's answer, in the order Bedrock applies them.
 
-    checks (cachePoint, reasoning, serviceTier / performanceConfig, guardrail id)
+    checks (cachePoint placement and limits, thinking budget; request_fields.py has already
+            refused what the model does not offer: caching, reasoning keys, tiers, guardrail ids)
     -> input guardrail (may answer instead of the model)
     -> the model's answer (answers.respond) -> citations -> reasoning block
     -> output guardrail -> prompt-cache accounting -> response extras
@@ -46,14 +47,12 @@ def _reports_cache_fields(entry: Any) -> bool:
 
 
 def run(request: Mapping[str, Any], model_id: str, entry: Any, input_tokens: int, *,
-        prompt_cache: cache.PromptCache, guards: guardrails.GuardrailSet,
-        region: str) -> Outcome:
+        prompt_cache: cache.PromptCache, guards: guardrails.GuardrailSet) -> Outcome:
     caps = entry.capabilities if entry is not None else None
     provider = entry.provider_key if entry is not None else _provider_of(model_id)
-    points = cache.check(request, caps.prompt_caching) if caps is not None else []
+    points = cache.check(request, caps.prompt_caching, entry) if caps is not None else []
     plan = reasoning.plan(request, provider, caps.reasoning) if caps is not None else None
-    echo = tiers.echo(request, caps.service_tiers if caps else None,
-                      caps.latency_optimized if caps else None, region)
+    echo = tiers.echo(request)
     verdict = guardrails.check_input(guards, request)
     extras = Extras(cache_fields=entry is not None and _reports_cache_fields(entry), echo=echo)
 

@@ -120,7 +120,12 @@ def load(source: Any) -> list[Guardrail]:
 
             data = yaml.safe_load(text)
     if isinstance(data, Mapping):
-        data = data.get("guardrails", [data])
+        if "guardrails" in data:
+            data = data["guardrails"]
+        elif "id" in data:
+            data = [data]
+        else:  # {id: definition}, as Emulator(guardrails=...) also takes
+            data = [{**(v if isinstance(v, Mapping) else {}), "id": k} for k, v in data.items()]
     return [g if isinstance(g, Guardrail) else guardrail_from_dict(g) for g in data or []]
 
 
@@ -128,20 +133,22 @@ def from_env() -> list[Guardrail]:
     return load(os.environ.get(ENV_VAR, "").strip() or None)
 
 
-class GuardrailSet:
+class GuardrailSet(dict):
+    """Guardrail id -> Guardrail.  A plain dict value (``emu.guardrails["abc"] = {...}``) is a
+    definition too; request_fields.check_guardrail tests ids with ``in``."""
+
     def __init__(self, guardrails: Iterable[Guardrail | Mapping[str, Any]] = ()):
-        self._by_id = {}
+        super().__init__()
         for g in guardrails:
             g = g if isinstance(g, Guardrail) else guardrail_from_dict(g)
-            self._by_id[g.id] = g
-
-    def __len__(self) -> int:
-        return len(self._by_id)
+            self[g.id] = g
 
     def resolve(self, config: Mapping[str, Any]) -> Guardrail:
         ident = str(config.get("guardrailIdentifier") or "")
         ident = ident.rsplit("guardrail/", 1)[-1] if ident.startswith("arn:") else ident
-        g = self._by_id.get(ident)
+        g = self.get(ident)
+        if g is not None and not isinstance(g, Guardrail):
+            g = guardrail_from_dict({**(g if isinstance(g, Mapping) else {}), "id": ident})
         if g is None or str(config.get("guardrailVersion") or "") not in g.versions:
             raise validation(INVALID)
         return g

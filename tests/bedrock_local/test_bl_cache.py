@@ -11,6 +11,7 @@ from bedrock_local.profiles import profiles_from_catalogue
 HAIKU45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"   # min 4,096 tokens, 5m and 1h
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # min 1,024 tokens
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"          # no prompt caching
+LLAMA = "us.meta.llama3-3-70b-instruct-v1:0"               # no prompt caching
 NOVA = "amazon.nova-pro-v1:0"                              # min 1,000; system and messages only
 CP = {"cachePoint": {"type": "default"}}
 
@@ -117,8 +118,9 @@ def test_five_checkpoints_is_bedrocks_own_400(client):
 
 def test_cache_point_on_a_model_without_caching_is_refused(client):
     with pytest.raises(ClientError) as err:
-        ask(client, HAIKU3, 2000)
-    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        ask(client, LLAMA, 2000)
+    # request_fields.check_prompt_caching answers it (403 AccessDenied, as recorded there).
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
     assert err.value.response["Error"]["Message"] == (
         "You invoked an unsupported model or your request did not allow prompt caching. "
         "See the documentation for more information.")
