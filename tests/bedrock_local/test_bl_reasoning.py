@@ -129,3 +129,24 @@ def test_chat_bedrock_converse_surfaces_reasoning(connect, mode, stream):
     assert reasoning.startswith("The user asks")
     assert msg.usage_metadata["output_token_details"]["reasoning"] > 0
     assert "1871" in msg.text
+
+
+def test_invoke_model_anthropic_thinking_and_cache_control(client):
+    import json
+
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 4096,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "system": [{"type": "text", "text": "The lighthouse was built in 1871. " * 600,
+                        "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "When was the lighthouse built?"}]}
+    out = json.loads(client.invoke_model(modelId=HAIKU45, body=json.dumps(body))["body"].read())
+    assert [b["type"] for b in out["content"]] == ["thinking", "text"]
+    assert out["content"][0]["signature"]
+    assert out["usage"]["cache_creation_input_tokens"] > 4096
+    again = json.loads(client.invoke_model(modelId=HAIKU45, body=json.dumps(body))["body"].read())
+    assert again["usage"]["cache_read_input_tokens"] == out["usage"]["cache_creation_input_tokens"]
+    stream = client.invoke_model_with_response_stream(modelId=HAIKU45, body=json.dumps(body))["body"]
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in stream]
+    kinds = [c["delta"]["type"] for c in chunks if c["type"] == "content_block_delta"]
+    assert kinds[0] == "thinking_delta" and "signature_delta" in kinds and "text_delta" in kinds
+
