@@ -21,8 +21,9 @@ from . import answers, converse, eventstream, faults as faults_mod, providers, v
 from . import cache as cache_mod, features, guardrails as guardrails_mod, tiers
 from .catalogue import LEGACY, PROMPT_ROUTER, Catalogue, load_catalogue, region_from_headers
 from .catalogue_errors import LegacyInactive, ModelUnavailable
-from .control_plane import ControlPlane, route_prompt
-from .errors import STREAMABLE, BedrockError, lower_camel
+from .control_plane import ControlPlane
+from .prompt_router import route_prompt
+from .errors import STREAMABLE, BedrockError, MissingAuthorization, lower_camel
 from .faults import FaultRule, FaultSet
 from .profiles import ModelProfile, load_profiles, resolve, to_catalogue_extra
 
@@ -70,8 +71,8 @@ class Reply:
             yield self.body
 
 
-def _error_reply(err: BedrockError, message_key: str = "message") -> Reply:
-    body = json.dumps({message_key: err.message}).encode()
+def _error_reply(err: BedrockError) -> Reply:
+    body = json.dumps({getattr(err, "body_key", "message"): err.message}).encode()
     return Reply(err.status, {
         "Content-Type": "application/json",
         # Real AWS appends a namespace after ':'; botocore strips it.
@@ -84,11 +85,12 @@ def _error_reply(err: BedrockError, message_key: str = "message") -> Reply:
 class Emulator:
     """One emulated Bedrock account: runtime and control plane.
 
-    ``profiles`` (config.yaml entries) lay limits and latency over the catalogue's models;
+    ``profiles`` (config.yaml entries) lay limits and latency over the catalogue's models.
     ``lifecycle=False`` turns off end-of-life refusals (for callers still configured with
     retired ids); ``None`` (the default) reads $BEDROCK_LOCAL_LIFECYCLE ("0"/"off"/"false"
-    turn it off) and is on otherwise, as on Bedrock; ``region`` is used when a request's region cannot be read from its
-    SigV4 credential scope or Host; ``guardrails`` are the guardrail ids that exist.
+    turn it off) and is on otherwise, as on Bedrock.  ``region`` is used when a request's
+    region cannot be read from its SigV4 credential scope or Host.  ``guardrails`` are the
+    guardrail ids that exist (id -> definition).
     """
 
     def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
@@ -195,10 +197,8 @@ class Emulator:
         except ValueError:
             rec.body = body
         try:
-            if "authorization" not in lowered:
-                # What Bedrock answers to a request with no SigV4 / bearer Authorization
-                # (issue 16 / FACTS.md: 403, body {"Message": "Authorization header is missing"}).
-                raise BedrockError("AccessDeniedException", "Authorization header is missing")
+            if "authorization" not in lowered:  # no SigV4 / bearer Authorization
+                raise MissingAuthorization()
             if not isinstance(rec.body, dict):
                 raise validation.validation("Malformed input request, please reformat your "
                                             "input and try again.")
@@ -223,8 +223,6 @@ class Emulator:
         except BedrockError as err:
             rec.error, rec.status = err.code, err.status
             self._record(rec)
-            if err.message == "Authorization header is missing":
-                return _error_reply(err, message_key="Message")
             return _error_reply(err)
         self._record(rec)
         return reply
@@ -237,7 +235,7 @@ class Emulator:
             return None, err
 
     def _route(self, resolved: Any, body: Any, region: str):
-        """A prompt router picks one of its two models (control_plane.route_prompt documents the rule)."""
+        """A prompt router picks one of its two models (prompt_router.route_prompt documents the rule)."""
         chosen = self.catalogue.get(route_prompt(resolved.router, body if isinstance(body, dict) else {}))
         pid = chosen.profile_for(region)
         account = self.control.account_id
@@ -250,13 +248,11 @@ class Emulator:
         operation, params = match
         try:
             if "authorization" not in headers:
-                raise BedrockError("AccessDeniedException", "Authorization header is missing")
+                raise MissingAuthorization()
             region = region_from_headers(headers, self.region)
             status, payload = self.control.handle(operation, params, urllib.parse.parse_qs(parsed.query),
                                                   body, region)
         except BedrockError as err:
-            if err.message == "Authorization header is missing":
-                return _error_reply(err, message_key="Message")
             return _error_reply(err)
         reply = _json_reply(payload, False)
         reply.status = status

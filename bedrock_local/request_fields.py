@@ -7,7 +7,8 @@ from; "estimate" marks the few for which no recorded Bedrock answer was found.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .errors import BedrockError, validation
 
@@ -42,6 +43,9 @@ LATENCY_ENUM = ("Value '{value}' at 'performanceConfig.latency' failed to satisf
 # estimate: no recorded answer found for latency=optimized on a model/Region without it.
 NO_LATENCY_OPTIMIZED = ("Latency optimized inference is not supported for this model in this Region. "
                         "Retry your request with performanceConfig latency set to standard.")
+# strands-agents/sdk-python issue 1241 and BerriAI/litellm's Bedrock docs (Llama, Mistral Large).
+NO_TOOL_CHOICE = ("This model doesn't support the toolConfig.toolChoice.{mode} field. "
+                  "Remove toolConfig.toolChoice.{mode} and try again.")
 # openclaw/openclaw PR 58588 (invalid guardrail id, live test).
 BAD_GUARDRAIL = "The provided guardrail identifier is invalid."
 # stdapi-ai/stdapi.ai issue 224 (live, nova-micro): the Converse shape's range constraint.
@@ -98,6 +102,14 @@ def check_documents(request: Mapping[str, Any]) -> None:
         raise validation(DUPLICATE_DOCS)
     if len(names) > 5:
         raise validation(TOO_MANY_DOCS)
+
+
+def check_tool_choice(request: Mapping[str, Any], entry: Any) -> None:
+    choice = (request.get("toolConfig") or {}).get("toolChoice")
+    if isinstance(choice, Mapping):
+        for mode in choice:
+            if mode in ("auto", "any", "tool") and mode not in entry.capabilities.tool_choice:
+                raise validation(NO_TOOL_CHOICE.format(mode=mode))
 
 
 def check_prompt_caching(request: Mapping[str, Any], entry: Any) -> None:
@@ -169,5 +181,6 @@ def check_model_fields(request: Mapping[str, Any], entry: Any, region: str, guar
     check_documents(request)
     check_performance(request, entry, region)
     check_guardrail(request, guardrails)
+    check_tool_choice(request, entry)
     check_additional_fields(request, entry)
     check_prompt_caching(request, entry)

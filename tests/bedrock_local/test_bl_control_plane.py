@@ -169,3 +169,17 @@ def test_attach_refuses_other_services():
     s = boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
     with pytest.raises(ValueError):
         Emulator().attach(s.client("s3"))
+
+
+def test_chat_bedrock_converse_resolves_an_application_profile_through_the_control_plane(clients, cemu):
+    """langchain-aws asks GetInferenceProfile for the base model of an application profile ARN."""
+    from langchain_aws import ChatBedrockConverse
+
+    bedrock, runtime = clients("us-east-1")
+    arn = bedrock.create_inference_profile(inferenceProfileName="lc", modelSource={
+        "copyFrom": f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{HAIKU45}"})["inferenceProfileArn"]
+    llm = ChatBedrockConverse(model=arn, provider="anthropic", client=runtime, bedrock_client=bedrock,
+                              region_name="us-east-1")
+    msg = llm.invoke("hello")
+    assert msg.response_metadata["model_name"] == HAIKU45
+    assert cemu.calls[-1].model_id == arn and cemu.calls[-1].resolved_model_id == HAIKU45

@@ -169,6 +169,17 @@ def test_service_tier_and_latency_the_model_does_not_offer(runtime):
                          performanceConfig={"latency": "optimized"})["stopReason"]
 
 
+def test_tool_choice_the_model_does_not_offer(runtime):
+    c = runtime("us-west-2")
+    tools = [{"toolSpec": {"name": "t", "inputSchema": {"json": {"type": "object"}}}}]
+    for mode, value in (("any", {}), ("tool", {"name": "t"})):
+        cfg = {"tools": tools, "toolChoice": {mode: value}}
+        assert _err(_converse(c, LLAMA, toolConfig=cfg)) == (
+            "ValidationException", 400, f"This model doesn't support the toolConfig.toolChoice.{mode} field. "
+            f"Remove toolConfig.toolChoice.{mode} and try again.")
+    assert c.converse(modelId=LLAMA, messages=user("hi"), toolConfig={"tools": tools, "toolChoice": {"auto": {}}})
+
+
 def test_unknown_guardrail(runtime, lemu):
     c = runtime("us-east-1")
     cfg = {"guardrailIdentifier": "abc123", "guardrailVersion": "1"}
@@ -239,3 +250,40 @@ def test_tool_image_and_pdf_overheads_in_usage_and_count_tokens(runtime, lemu):
     assert n >= 300 * 200 // 750  # Anthropic: width*height/750
     nova = c.count_tokens(modelId=NOVA_PRO, input={"converse": {"messages": img}})["inputTokens"]
     assert nova >= 1800  # Nova: ~1,800 per small image (measured)
+
+
+def test_cli_enforces_lifecycle_unless_told_not_to():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bl_helpers import make_client
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BEDROCK_LOCAL_LIFECYCLE": "1"}
+    outcomes = []
+    for extra in ([], ["--no-lifecycle"]):
+        proc = subprocess.Popen([sys.executable, "-m", "bedrock_local", "--port", "0", "--latency-scale", "0", *extra],
+                                cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            c = make_client(proc.stdout.readline().strip())
+            try:
+                outcomes.append(c.converse(modelId=HAIKU3, messages=user("hi"))["stopReason"])
+            except Exception as exc:  # noqa: BLE001 - the ClientError is the outcome under test
+                outcomes.append(exc.response["Error"]["Code"])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert outcomes == ["ResourceNotFoundException", "end_turn"]
+
+
+def test_region_comes_from_the_sigv4_scope_then_the_host():
+    from bedrock_local.catalogue import region_from_headers
+
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/eu-west-3/bedrock/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=abc")
+    assert region_from_headers({"Authorization": auth, "Host": "bedrock-runtime.us-east-1.amazonaws.com"}) == "eu-west-3"
+    assert region_from_headers({"Authorization": "Bearer token", "Host": "bedrock-runtime.ap-south-1.amazonaws.com"}) \
+        == "ap-south-1"
+    assert region_from_headers({"Authorization": "Bearer token"}, default="ca-central-1") == "ca-central-1"
