@@ -294,7 +294,7 @@ class Emulator:
         if operation == "InvokeModel":
             self._sleep(profile.latency_ms(completion.output_tokens))
             out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id,
-                                        extras.cache_read, extras.cache_write)
+                                        extras.cache_read, extras.cache_write, extras.cache_fields)
             reply = _json_reply(out, decision.malformed)
             reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
             return reply

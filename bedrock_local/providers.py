@@ -161,16 +161,16 @@ def _anthropic_content(c: Completion) -> list[dict[str, Any]]:
 
 
 def invoke_body(fmt: str, c: Completion, input_tokens: int, model_id: str,
-                cache_read: int = 0, cache_write: int = 0) -> dict[str, Any]:
+                cache_read: int = 0, cache_write: int = 0, cache_fields: bool = False) -> dict[str, Any]:
     """``input_tokens`` is the whole prompt; the cached part is reported apart, as on Converse."""
     uncached = max(0, input_tokens - cache_read - cache_write)
     if fmt == ANTHROPIC:
+        usage = {"input_tokens": uncached, "output_tokens": c.output_tokens}
+        if cache_fields or cache_read or cache_write:
+            usage.update(cache_creation_input_tokens=cache_write, cache_read_input_tokens=cache_read)
         return {"id": _msg_id(c), "type": "message", "role": "assistant",
                 "model": _anthropic_model_name(model_id), "content": _anthropic_content(c),
-                "stop_reason": c.stop_reason, "stop_sequence": c.stop_sequence,
-                "usage": {"input_tokens": uncached, "output_tokens": c.output_tokens,
-                          "cache_creation_input_tokens": cache_write,
-                          "cache_read_input_tokens": cache_read}}
+                "stop_reason": c.stop_reason, "stop_sequence": c.stop_sequence, "usage": usage}
     return {"output": {"message": {"role": "assistant", "content": c.blocks}},
             "stopReason": c.stop_reason,
             "usage": {"inputTokens": uncached, "outputTokens": c.output_tokens,
