@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import answers, converse, eventstream, faults as faults_mod, providers, validation
+from . import cache as cache_mod, features, guardrails as guardrails_mod, tiers
 from .catalogue import LEGACY, PROMPT_ROUTER, Catalogue, load_catalogue, region_from_headers
 from .catalogue_errors import LegacyInactive, ModelUnavailable
 from .control_plane import ControlPlane
@@ -96,7 +97,10 @@ class Emulator:
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
                  latency_scale: float = 0.0, *, lifecycle: bool | None = None,
                  catalogue: Catalogue | None = None, region: str = "us-east-1",
-                 account_id: str = "123456789012", guardrails: Mapping[str, Any] | None = None):
+                 account_id: str = "123456789012", guardrails: Any = None, clock: Any = None):
+        # guardrails: {id: definition}, a list of definitions, JSON/YAML text or a file path
+        # (guardrails.py documents the format; None: $BEDROCK_LOCAL_GUARDRAILS).
+        # clock: seconds for the prompt cache's TTLs (tests inject one to expire entries).
         # A path (str/Path) to config.yaml is accepted too, for convenience.
         if profiles is None or isinstance(profiles, Mapping):
             self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
@@ -109,9 +113,11 @@ class Emulator:
         self.lifecycle = lifecycle
         self.region = region
         self.control = ControlPlane(self.catalogue, account_id)
-        # Guardrail id -> its definition; the guardrail feature itself is emulated elsewhere,
-        # here only "an id that is not configured is refused as on Bedrock".
-        self.guardrails: dict[str, Any] = dict(guardrails or {})
+        # Guardrail id -> Guardrail (guardrails.py): request_fields refuses ids not configured,
+        # features.py applies the guardrail to input and output.
+        self.guardrails = guardrails_mod.GuardrailSet(
+            guardrails_mod.load(guardrails) if guardrails is not None else guardrails_mod.from_env())
+        self.prompt_cache = cache_mod.PromptCache(clock or time.monotonic)
         if faults is None:
             faults = faults_mod.rules_from_env()
         self.faults = FaultSet(faults, seed=seed)
@@ -125,9 +131,10 @@ class Emulator:
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
                   message: str | None = None, empty: bool = False,
-                  legacy_inactive: bool = False) -> FaultRule:
+                  legacy_inactive: bool = False, service_tier: str | None = None) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
-                                         stream_cut_after, malformed, message, empty, legacy_inactive))
+                                         stream_cut_after, malformed, message, empty, legacy_inactive,
+                                         service_tier))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -197,7 +204,8 @@ class Emulator:
                                             "input and try again.")
             resolved, refusal = self._resolve(model_id, region)
             entry = resolved.entry if resolved is not None else self.catalogue.base_of(model_id)
-            decision = self.faults.decide(model_id, ModelProfile.from_entry(entry) if entry else None)
+            decision = self.faults.decide(model_id, ModelProfile.from_entry(entry) if entry else None,
+                                          tiers.requested_tier(rec.body))
             if decision.latency_ms:
                 self._sleep(decision.latency_ms, scaled=False)
             if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
@@ -265,30 +273,33 @@ class Emulator:
             fmt = providers.detect(rec.body, profile)
             request = providers.to_converse(rec.body, fmt)
         rec.input_tokens = validation.validate(request, entry, region, self.guardrails)
-        completion = answers.respond(request, model_id)
+        outcome = features.run(request, model_id, entry, rec.input_tokens,
+                               prompt_cache=self.prompt_cache, guards=self.guardrails)
+        completion, extras, rec.input_tokens = outcome.completion, outcome.extras, outcome.input_tokens
+        if trace:  # the prompt router's, next to the guardrail's
+            extras.trace = {**trace, **(extras.trace or {})}
         if decision.empty:
             completion = answers.Completion(blocks=[], stop_reason="end_turn", output_tokens=0)
         rec.output_tokens, rec.stop_reason = completion.output_tokens, completion.stop_reason
         latency = int(round(profile.latency_ms(completion.output_tokens) + decision.latency_ms))
         rec.latency_ms = latency
         # Billed as the model that served it (an application profile or router is not a price).
-        rec.cost_usd = entry.price.cost(rec.input_tokens, rec.output_tokens)
+        cached = extras.cache_read + extras.cache_write
+        rec.cost_usd = entry.price.cost(rec.input_tokens - cached, rec.output_tokens, extras.cache_read,
+                                        extras.cache_write, tiers.requested_tier(request))
         if operation == "Converse":
             self._sleep(profile.latency_ms(completion.output_tokens))
-            out = converse.converse_body(completion, rec.input_tokens, latency)
-            if trace:
-                out["trace"] = trace
+            out = converse.converse_body(completion, rec.input_tokens, latency, extras)
             return _json_reply(out, decision.malformed)
         if operation == "InvokeModel":
             self._sleep(profile.latency_ms(completion.output_tokens))
-            out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id)
+            out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id,
+                                        extras.cache_read, extras.cache_write, extras.cache_fields)
             reply = _json_reply(out, decision.malformed)
             reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
             return reply
         if operation == "ConverseStream":
-            events = converse.stream_events(completion, rec.input_tokens, latency)
-            if trace:
-                events = _with_trace(events, trace)
+            events = converse.stream_events(completion, rec.input_tokens, latency, extras)
             frames = self._paced(events, profile, decision)
             return Reply(200, {"Content-Type": EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4())},
                          stream=frames)
@@ -321,14 +332,6 @@ class Emulator:
                 yield eventstream.encode_event(etype, json.dumps(payload).encode()[:-7], raw=True)
                 continue
             yield eventstream.encode_event(etype, payload)
-
-
-def _with_trace(events: Iterable[tuple[str, dict, str]], trace: Mapping[str, Any]):
-    """ConverseStream carries the router's trace in its metadata event, as Converse does in the body."""
-    for etype, payload, text in events:
-        if etype == "metadata":
-            payload = {**payload, "trace": {**(payload.get("trace") or {}), **trace}}
-        yield etype, payload, text
 
 
 def _json_reply(payload: Any, malformed: bool) -> Reply:

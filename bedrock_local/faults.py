@@ -39,6 +39,9 @@ class FaultRule:
     # caller's region is refused with Bedrock's "marked by provider as Legacy" 404
     # (catalogue_errors.LegacyInactive); ACTIVE models are unaffected.
     legacy_inactive: bool = False
+    # Only calls asking for this service tier ("flex", "priority", "default": a request without
+    # serviceTier is "default"), so a test can throttle flex and leave default alone.
+    service_tier: str | None = None
     # Runtime state: how many matching calls this rule has seen, and its own RNG so
     # adding a rule never changes the random sequence of another.
     seen: int = field(default=0, init=False, compare=False, repr=False)
@@ -50,7 +53,10 @@ class FaultRule:
         if self.rate is not None and not 0.0 <= self.rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
 
-    def matches(self, requested_id: str, profile: ModelProfile | None) -> bool:
+    def matches(self, requested_id: str, profile: ModelProfile | None,
+                service_tier: str = "default") -> bool:
+        if self.service_tier is not None and self.service_tier != service_tier:
+            return False
         if self.model in ("*", "", None):
             return True
         if profile is not None and self.model == profile.alias:
@@ -125,11 +131,12 @@ class FaultSet:
         with self._lock:
             self.rules.clear()
 
-    def decide(self, requested_id: str, profile: ModelProfile | None) -> Decision:
+    def decide(self, requested_id: str, profile: ModelProfile | None,
+               service_tier: str = "default") -> Decision:
         d = Decision()
         with self._lock:
             for rule in self.rules:
-                if not rule.matches(requested_id, profile) or not rule.fires():
+                if not rule.matches(requested_id, profile, service_tier) or not rule.fires():
                     continue
                 d.latency_ms += rule.latency_ms or 0
                 if rule.error and d.error is None:
