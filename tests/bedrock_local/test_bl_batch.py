@@ -327,6 +327,19 @@ def test_records_that_fail_become_error_lines_and_on_demand_calls_are_untouched(
     assert all(runtime.converse(modelId=HAIKU, messages=user("hi"))["stopReason"] for _ in range(10))
 
 
+def test_an_unscoped_rule_reaches_batch_records_as_it_reaches_on_demand_calls(s3, make_emu, control):
+    client, bucket = s3
+    emu = make_emu()
+    emu.add_fault("claude_haiku", error="ModelErrorException", first_n=3)  # no operation: every call of the model
+    bedrock = control(emu)
+    put_records(client, bucket, "in/records.jsonl", 100)
+    arn = create(bedrock, bucket)
+    assert wait(bedrock, arn)["errorRecordCount"] == 3
+    errors = [line["error"] for line in read_lines(client, bucket, f"out/{job_id(arn)}/records.jsonl.out")
+              if "error" in line]
+    assert [e["errorCode"] for e in errors] == [424] * 3
+
+
 def test_a_job_that_runs_out_of_time_is_partially_completed(s3, make_emu, control):
     client, bucket = s3
     emu = make_emu()
