@@ -7,6 +7,7 @@ move bytes, so they cannot disagree about behaviour.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import os
 import re
@@ -36,6 +37,12 @@ OPERATIONS = {
 STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
 LIFECYCLE_ENV = "BEDROCK_LOCAL_LIFECYCLE"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
+# The recent-calls log is bounded (issue 15: keeping every call leaked ~2.5 MB per 1,000 requests, and every
+# HTTP body): the last MAX_CALLS calls, each with its parsed body only if the raw body is at most
+# BODY_LIMIT bytes (keep_bodies=True keeps every body, False none, an int sets the limit).
+MAX_CALLS = 1000
+BODY_LIMIT = 16 * 1024
+MALFORMED = "Malformed input request, please reformat your input and try again."
 
 
 @dataclass
@@ -55,6 +62,8 @@ class CallRecord:
     resolved_model_id: str | None = None
     region: str | None = None
     cost_usd: float = 0.0
+    # Size of the raw request body: ``body`` is None when the log did not keep it (see keep_bodies).
+    body_bytes: int = 0
 
 
 @dataclass
@@ -71,7 +80,7 @@ class Reply:
             yield self.body
 
 
-def _error_reply(err: BedrockError) -> Reply:
+def error_reply(err: BedrockError) -> Reply:
     body = json.dumps({getattr(err, "body_key", "message"): err.message}).encode()
     return Reply(err.status, {
         "Content-Type": "application/json",
@@ -91,13 +100,22 @@ class Emulator:
     turn it off) and is on otherwise, as on Bedrock.  ``region`` is used when a request's
     region cannot be read from its SigV4 credential scope or Host.  ``guardrails`` are the
     guardrail ids that exist (id -> definition).
+
+    Batch inference (the control plane's model-invocation jobs) reads and writes S3 through boto3:
+    ``s3_client`` is a boto3 S3 client or a zero-argument factory returning one, ``s3_endpoint_url`` a
+    shortcut for a client on that endpoint; by default boto3's usual configuration applies (so
+    ``AWS_ENDPOINT_URL_S3`` works).  ``batch_seconds`` is how long each job phase lasts (default
+    ``$BEDROCK_LOCAL_BATCH_SECONDS`` or 0.05 s: seconds, not hours).  ``max_calls`` and ``keep_bodies``
+    bound the recent-calls log.
     """
 
     def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
                  latency_scale: float = 0.0, *, lifecycle: bool | None = None,
                  catalogue: Catalogue | None = None, region: str = "us-east-1",
-                 account_id: str = "123456789012", guardrails: Any = None, clock: Any = None):
+                 account_id: str = "123456789012", guardrails: Any = None, clock: Any = None,
+                 max_calls: int = MAX_CALLS, keep_bodies: bool | int = BODY_LIMIT, s3_client: Any = None,
+                 s3_endpoint_url: str | None = None, batch_seconds: float | None = None):
         # guardrails: {id: definition}, a list of definitions, JSON/YAML text or a file path
         # (guardrails.py documents the format; None: $BEDROCK_LOCAL_GUARDRAILS).
         # clock: seconds for the prompt cache's TTLs (tests inject one to expire entries).
@@ -123,24 +141,31 @@ class Emulator:
         self.faults = FaultSet(faults, seed=seed)
         self.seed = seed
         self.latency_scale = latency_scale
-        self._calls: list[CallRecord] = []
+        self._calls: collections.deque[CallRecord] = collections.deque(maxlen=max(0, int(max_calls)))
         self._calls_lock = threading.Lock()
+        self.keep_bodies = keep_bodies
+        from .batch import BatchJobs  # no boto3 here: S3 is reached only when a job runs
+
+        self.batch = BatchJobs(self, s3_client=s3_client, s3_endpoint_url=s3_endpoint_url,
+                               seconds=batch_seconds)
 
     # ----------------------------------------------------------------- faults / records
     def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
                   message: str | None = None, empty: bool = False,
-                  legacy_inactive: bool = False, service_tier: str | None = None) -> FaultRule:
+                  legacy_inactive: bool = False, service_tier: str | None = None,
+                  operation: str | None = None) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
                                          stream_cut_after, malformed, message, empty, legacy_inactive,
-                                         service_tier))
+                                         service_tier, operation))
 
     def clear_faults(self) -> None:
         self.faults.clear()
 
     @property
     def calls(self) -> list[CallRecord]:
+        """A snapshot of the recent-calls log, oldest first (at most ``max_calls`` entries)."""
         with self._calls_lock:
             return list(self._calls)
 
@@ -157,7 +182,17 @@ class Emulator:
         with self._calls_lock:
             self._calls.clear()
 
-    def _record(self, rec: CallRecord) -> None:
+    def _keeps(self, size: int) -> bool:
+        keep = self.keep_bodies
+        if keep is True or keep is False:
+            return keep
+        return size <= int(keep)
+
+    def _record(self, rec: CallRecord, raw: bytes | None = None) -> None:
+        if raw is not None:
+            rec.body_bytes = len(raw)
+            if not self._keeps(len(raw)):
+                rec.body = None
         with self._calls_lock:
             self._calls.append(rec)
 
@@ -167,10 +202,10 @@ class Emulator:
 
         return attach(self, client)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0):
+    def serve(self, host: str = "127.0.0.1", port: int = 0, idle_timeout: float | None = None):
         from .server import LocalServer
 
-        return LocalServer(self, host, port)
+        return LocalServer(self, host, port, idle_timeout=idle_timeout)
 
     # ----------------------------------------------------------------- request handling
     def _sleep(self, ms: float, scaled: bool = True) -> None:
@@ -179,34 +214,50 @@ class Emulator:
             time.sleep(seconds)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        parsed = urllib.parse.urlsplit(path)
-        lowered = {k.lower(): v for k, v in headers.items()}
-        control = ControlPlane.match(method, parsed.path)
-        if control is not None:
-            return self._control(control, parsed, lowered, body)
-        m = _PATH.match(parsed.path)
-        if method != "POST" or not m:
-            return _error_reply(BedrockError("UnknownOperationException",
-                                             "Unknown operation", status=404))
-        operation = OPERATIONS[m.group("action")]
-        model_id = urllib.parse.unquote(m.group("model"))
-        region = region_from_headers(lowered, self.region)
+        """Answer one request; never raises (a bug answers 500, a body of the wrong shape 400)."""
+        try:
+            parsed = urllib.parse.urlsplit(path)
+            lowered = {k.lower(): v for k, v in headers.items()}
+            reply = self.batch.route(method, parsed.path, parsed.query, lowered, body)
+            if reply is not None:
+                return reply
+            control = ControlPlane.match(method, parsed.path)
+            if control is not None:
+                return self._control(control, parsed, lowered, body)
+            m = _PATH.match(parsed.path)
+            if method != "POST" or not m:
+                return error_reply(BedrockError("UnknownOperationException",
+                                                "Unknown operation", status=404))
+            operation = OPERATIONS[m.group("action")]
+            model_id = urllib.parse.unquote(m.group("model"))
+            return self.run_operation(operation, model_id, lowered, body)[0]
+        except Exception:  # noqa: BLE001 - the caller gets an answer, never a dropped connection
+            return error_reply(BedrockError("InternalServerException"))
+
+    def run_operation(self, operation: str, model_id: str, headers: Mapping[str, str], body: bytes,
+                      pace: bool = True, fault_operation: str | None = None) -> tuple[Reply, CallRecord]:
+        """One runtime operation on raw body bytes: what the wire path and batch records share.
+
+        ``headers`` are lower-cased.  ``pace=False`` skips every sleep (batch records are not paced
+        like on-demand calls); ``fault_operation`` is "batch_record" for batch records, so rules
+        scoped to it apply.
+        """
+        region = region_from_headers(headers, self.region)
         rec = CallRecord(operation, model_id, None, region=region)
         try:
             rec.body = json.loads(body or b"{}")
         except ValueError:
             rec.body = body
         try:
-            if "authorization" not in lowered:  # no SigV4 / bearer Authorization
+            if "authorization" not in headers:  # no SigV4 / bearer Authorization
                 raise MissingAuthorization()
-            if not isinstance(rec.body, dict):
-                raise validation.validation("Malformed input request, please reformat your "
-                                            "input and try again.")
+            if not isinstance(rec.body, dict) or _lone_surrogate(body, rec.body):
+                raise validation.validation(MALFORMED)
             resolved, refusal = self._resolve(model_id, region)
             entry = resolved.entry if resolved is not None else self.catalogue.base_of(model_id)
             decision = self.faults.decide(model_id, ModelProfile.from_entry(entry) if entry else None,
-                                          tiers.requested_tier(rec.body))
-            if decision.latency_ms:
+                                          tiers.requested_tier(rec.body), fault_operation)
+            if decision.latency_ms and pace:
                 self._sleep(decision.latency_ms, scaled=False)
             if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
                                        and decision.error in STREAMABLE):
@@ -219,13 +270,20 @@ class Emulator:
             if resolved.addressed_as == PROMPT_ROUTER:
                 entry, trace = self._route(resolved, rec.body, region)
             rec.resolved_model_id = entry.id
-            reply = self._dispatch(operation, model_id, entry, rec, decision, lowered, trace)
+            try:
+                reply = self._dispatch(operation, model_id, entry, rec, decision, headers, trace, pace)
+            except BedrockError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+                # JSON of the wrong shape (a list where an object belongs, a lone surrogate that
+                # cannot be encoded, ...): Bedrock answers 400, never a dropped connection.
+                raise validation.validation(MALFORMED) from exc
         except BedrockError as err:
             rec.error, rec.status = err.code, err.status
-            self._record(rec)
-            return _error_reply(err)
-        self._record(rec)
-        return reply
+            self._record(rec, body)
+            return error_reply(err), rec
+        self._record(rec, body)
+        return reply, rec
 
     def _resolve(self, model_id: str, region: str):
         try:
@@ -253,13 +311,14 @@ class Emulator:
             status, payload = self.control.handle(operation, params, urllib.parse.parse_qs(parsed.query),
                                                   body, region)
         except BedrockError as err:
-            return _error_reply(err)
+            return error_reply(err)
         reply = _json_reply(payload, False)
         reply.status = status
         return reply
 
     def _dispatch(self, operation: str, model_id: str, entry: Any, rec: CallRecord,
-                  decision: faults_mod.Decision, headers: Mapping[str, str], trace: Any = None) -> Reply:
+                  decision: faults_mod.Decision, headers: Mapping[str, str], trace: Any = None,
+                  pace: bool = True) -> Reply:
         profile = ModelProfile.from_entry(entry)
         region = rec.region or self.region
         if operation == "CountTokens":
@@ -288,11 +347,13 @@ class Emulator:
         rec.cost_usd = entry.price.cost(rec.input_tokens - cached, rec.output_tokens, extras.cache_read,
                                         extras.cache_write, tiers.requested_tier(request))
         if operation == "Converse":
-            self._sleep(profile.latency_ms(completion.output_tokens))
+            if pace:
+                self._sleep(profile.latency_ms(completion.output_tokens))
             out = converse.converse_body(completion, rec.input_tokens, latency, extras)
             return _json_reply(out, decision.malformed)
         if operation == "InvokeModel":
-            self._sleep(profile.latency_ms(completion.output_tokens))
+            if pace:
+                self._sleep(profile.latency_ms(completion.output_tokens))
             out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id,
                                         extras.cache_read, extras.cache_write, extras.cache_fields)
             reply = _json_reply(out, decision.malformed)
@@ -351,7 +412,17 @@ def _count_tokens_request(body: Mapping[str, Any], profile: ModelProfile) -> Map
         try:
             inner = json.loads(raw or b"{}")
         except ValueError:
-            raise validation.validation("Malformed input request, please reformat your input "
-                                        "and try again.")
+            raise validation.validation(MALFORMED)
         return providers.to_converse(inner, providers.detect(inner, profile))
     raise validation.validation("The input field must contain either converse or invokeModel.")
+
+
+def _lone_surrogate(raw: bytes, parsed: Any) -> bool:
+    """True when the JSON escapes a lone UTF-16 surrogate (invalid Unicode: Bedrock answers 400)."""
+    if b"\\ud" not in raw.lower():  # cheap test first: only escaped surrogates can produce one
+        return False
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
