@@ -99,7 +99,7 @@ OURS_EAGER = "import langsmith.types\n" + OURS
 
 def build_task_root(base: Path, deps: bool) -> Path:
     """Our deployment package for this machine, unpacked: what /var/task would hold."""
-    from chains.package import BuildOptions, build
+    from tools.package import BuildOptions, build
 
     python = "{}.{}".format(*sys.version_info[:2])
     arch = ARCH[platform.machine().lower()]

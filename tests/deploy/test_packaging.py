@@ -22,8 +22,8 @@ from typing import Dict
 
 import pytest
 
-from chains import package
-from chains.package import BuildOptions, build, read_pins
+from tools import package
+from tools.package import BuildOptions, build, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE_PY = "{}.{}".format(*sys.version_info[:2])

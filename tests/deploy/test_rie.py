@@ -96,7 +96,7 @@ def _free_port() -> int:
 
 def task_root(tmp_path_factory, include_emulator: bool) -> Path:
     """The deployment package (project files; dependencies come from this interpreter) unpacked."""
-    from chains.package import BuildOptions, build
+    from tools.package import BuildOptions, build
 
     base = tmp_path_factory.mktemp("task-emulator" if include_emulator else "task")
     arch = PACKAGE_ARCH[RIE_ARCH[platform.machine().lower()]]

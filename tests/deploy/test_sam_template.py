@@ -140,7 +140,7 @@ def test_function_runtime_architecture_and_handler(template):
 
 
 def test_code_uri_is_what_the_package_builder_writes(template):
-    from chains.package import BuildOptions
+    from tools.package import BuildOptions
 
     fn = function(template)
     python = fn["Runtime"].removeprefix("python")
@@ -177,7 +177,7 @@ def test_snapstart_is_optional(template, enabled, apply_on):
 
 
 def test_environment_names_the_variables_the_service_reads(template, config):
-    from chains.storage import BUCKET_ENV
+    from chains.strategies.compare.storage import BUCKET_ENV
 
     env = Resolver(template).value(function(template))["Environment"]["Variables"]
     assert set(model_ids(config)) <= set(env), "every model_id_env of config.yaml is set"
@@ -232,7 +232,7 @@ def test_bedrock_through_profiles_only_the_configured_profiles(template, config)
 
 
 def test_s3_only_put_object_under_the_comparisons_prefix(template):
-    from chains.storage import PREFIX
+    from chains.strategies.compare.storage import PREFIX
 
     assert not [s for s in statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     stmts = statements(template, ComparisonsBucket="my-comparisons")

@@ -6,7 +6,6 @@ Runnable test without editing them.
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any, Dict, List
@@ -61,8 +60,8 @@ def input_fields(chain: Any) -> set:
 
 
 def streams(chain: Any) -> bool:
-    """Whether the chain's strategy module streams (defines ``stream``) rather than yielding one chunk."""
-    return callable(getattr(inspect.getmodule(chain.strategy), "stream", None))
+    """Whether the chain's strategy streams (has ``stream``) rather than yielding one chunk."""
+    return chain.strategy.stream is not None
 
 
 def total(chunks: List[Dict[str, Any]]) -> Dict[str, Any]:

@@ -125,7 +125,7 @@ def test_the_tool_call_limit_is_installed(runtime):
     """bedrock_local answers text after a tool result, so it never asks for a second tool: check the wiring."""
     from langchain.agents.middleware import ToolCallLimitMiddleware
 
-    from chains.agent import _middleware, settings_for
+    from chains.strategies.agent import _middleware, settings_for
 
     agent = get_chain("agent", runtime)
     limits = [m for m in _middleware(settings_for(agent)) if isinstance(m, ToolCallLimitMiddleware)]
@@ -151,7 +151,7 @@ def test_stop_reasons_are_read_from_the_agent_messages():
     """The tool-call limit cannot be reached on bedrock_local (one tool call per run), so read a transcript."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    from chains.agent import AgentSettings, _steps
+    from chains.strategies.agent import AgentSettings, _steps
 
     call = lambda i: {"name": "qa", "args": {"question": f"q{i}"}, "id": f"c{i}", "type": "tool_call"}  # noqa: E731
     transcript = [

@@ -304,7 +304,7 @@ def test_the_shuffle_is_recorded_and_reproducible(call, runtime, lambda_context)
     assert a1["judge"]["seed_source"] == "request_id"
     assert a1["judge"]["seed"] == a2["judge"]["seed"] and order(a1) == order(a2)
     # And it really shuffles: across seeds, more than one order appears.
-    from chains.judge import shuffled_order
+    from chains.strategies.compare.judge import shuffled_order
 
     assert len({tuple(shuffled_order(ALL, s)) for s in range(10)}) > 1
 
@@ -355,7 +355,7 @@ def test_a_judge_model_without_tool_use_is_reported_not_called(clean_env, lambda
 
 
 def test_the_compare_section_of_config_yaml_is_valid(runtime):
-    from chains.compare import compare_settings
+    from chains.strategies.compare.compare import compare_settings
 
     cs = compare_settings(get_chain("compare", runtime))
     assert cs.judge.model == "claude_sonnet" and cs.judge.enabled and cs.judge.criteria

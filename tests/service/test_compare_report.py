@@ -6,7 +6,7 @@ import pytest
 
 import handler
 from chains.registry import default_runtime
-from chains.report import render_table
+from chains.strategies.compare.report import render_table
 
 EVENT = str(Path(__file__).resolve().parents[2] / "events" / "compare.json")
 

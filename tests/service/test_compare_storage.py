@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 import handler
-from chains.storage import store_for
+from chains.strategies.compare.storage import store_for
 
 EVENT = {"chain": "compare", "input": {"question": "Which family is Amazon Nova?"},
          "options": {"models": ["claude_haiku", "nova_pro"]}}
@@ -46,7 +46,7 @@ def test_the_comparison_is_written_to_s3_and_its_key_returned(s3, runtime, lambd
 
 def test_a_failed_write_is_reported_and_the_answer_kept(s3, runtime, lambda_context, clean_env, caplog):
     clean_env.setenv("S3_BUCKET_NAME", "no-such-bucket")
-    with caplog.at_level(logging.WARNING, logger="bedrock_chains.storage"):
+    with caplog.at_level(logging.WARNING, logger="chains.strategies.compare.storage"):
         status, body = handler.handle(EVENT, lambda_context, runtime=runtime)
     assert status == 200 and body["ok"] is True
     assert body["output"] and [e["status"] for e in body["results"]] == ["ok", "ok"]
@@ -54,7 +54,7 @@ def test_a_failed_write_is_reported_and_the_answer_kept(s3, runtime, lambda_cont
     assert storage["ok"] is False and storage["bucket"] == "no-such-bucket"
     assert storage["key"].endswith(f"/{lambda_context.aws_request_id}.json")
     assert storage["error"]["type"] == "NoSuchBucket"
-    record = next(r for r in caplog.records if r.name == "bedrock_chains.storage")
+    record = next(r for r in caplog.records if r.name == "chains.strategies.compare.storage")
     assert record.levelno == logging.WARNING and record.bucket == "no-such-bucket"
     assert record.error_type == "NoSuchBucket"
 
@@ -84,7 +84,7 @@ def test_the_s3_client_is_built_once_and_lazily(s3, runtime, lambda_context, cle
 
 
 def test_request_ids_are_made_safe_for_the_key():
-    from chains.storage import comparison_key
+    from chains.strategies.compare.storage import comparison_key
 
     when = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
     assert comparison_key("../../etc/passwd", when) == "comparisons/2026-01-02/.._.._etc_passwd.json"

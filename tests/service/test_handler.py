@@ -132,8 +132,8 @@ def test_a_bug_is_500_without_internals(call, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internal detail at /opt/code.py line 3")
 
-    monkeypatch.setattr("chains.single.invoke_model", boom)
-    monkeypatch.setattr("chains.resilience.invoke_model", boom)  # qa is a routed chain
+    monkeypatch.setattr("chains.strategies.single.invoke_model", boom)
+    monkeypatch.setattr("chains.calls.fallback.invoke_model", boom)  # qa is a routed chain
     status, body = call({"chain": "qa", "input": {"question": "q"}})
     assert status == 500
     assert body["error"]["type"] == "InternalError"

@@ -70,7 +70,7 @@ with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
 report["root_handlers_changed"] = list(root.handlers) != before["handlers"]
 report["root_level_changed"] = root.level != before["level"]
 report["library_handlers"] = sorted({type(h).__name__ for name, lg in logging.root.manager.loggerDict.items()
-                                     if name.startswith("bedrock_chains") and isinstance(lg, logging.Logger)
+                                     if name.startswith("chains") and isinstance(lg, logging.Logger)
                                      for h in lg.handlers})
 report["threads_started"] = threading.active_count() - threads
 report["output"] = out.getvalue() + err.getvalue()

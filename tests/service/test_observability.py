@@ -12,8 +12,9 @@ import logging
 import pytest
 
 import handler
+from chains.chain import StrategySpec
 from chains import build_runtime, get_chain, observability
-from chains.call_observer import ModelCallObserver
+from chains.observability.call_observer import ModelCallObserver
 from obs_helpers import HAIKU, NOVA, config_with, emf_for, events, load_event, metric_values, split_output
 
 SECRET_QUESTION = "Where does the PURPLE-GIRAFFE-7781 live?"
@@ -120,7 +121,7 @@ def test_a_model_error_is_logged_with_its_class_and_counted(in_lambda, runtime, 
 
 
 def test_fallback_is_logged_from_the_response_attempts(in_lambda, lambda_context, capsys):
-    pytest.importorskip("chains.routed")
+    pytest.importorskip("chains.strategies.routed")
     chains_section = config_with()["chains"]
     chains_section["resilient"] = {"prompt": "qa", "strategy": "fallback", "models": ["claude_haiku", "nova_pro"]}
     rt = build_runtime(config_with(chains=chains_section), backend="local", notice=False)
@@ -260,7 +261,7 @@ def test_environment_beats_the_file(in_lambda, lambda_context, capsys):
 
 def test_notebook_use_is_silent_until_asked_then_goes_to_stderr(clean_env, runtime, capsys):
     clean_env.delenv("LOG_LEVEL", raising=False)
-    assert not logging.getLogger("bedrock_chains").handlers  # importing chains configured nothing
+    assert not logging.getLogger("chains").handlers  # importing chains configured nothing
     chain = get_chain("qa", runtime)
     observability.configure_logging("INFO")
     chain.invoke({"question": "q?"}, config={"callbacks": [ModelCallObserver(runtime.settings)]})
@@ -268,12 +269,12 @@ def test_notebook_use_is_silent_until_asked_then_goes_to_stderr(clean_env, runti
     assert out == ""
     assert "model call claude_haiku ok" in err and "event=model_call" in err
     observability.reset()
-    assert not logging.getLogger("bedrock_chains").handlers
+    assert not logging.getLogger("chains").handlers
 
 
 def test_library_loggers_are_routed_into_the_same_json_lines(in_lambda, runtime, lambda_context, capsys):
-    """Any module's ``bedrock_chains.<module>`` logger gets the request keys without configuring anything."""
-    library = logging.getLogger("bedrock_chains.some_strategy")
+    """Any module's ``chains.<module>`` logger gets the request keys without configuring anything."""
+    library = logging.getLogger("chains.some_strategy")
 
     def strategy(chain, request, config):
         library.info("strategy step", extra={"step": "custom", "items": 3})
@@ -281,7 +282,7 @@ def test_library_loggers_are_routed_into_the_same_json_lines(in_lambda, runtime,
 
     chain = get_chain("qa", runtime)
     original = chain.strategy
-    chain.strategy = strategy
+    chain.strategy = StrategySpec("custom", strategy)
     try:
         handler.handle(qa_event(), lambda_context, runtime=runtime)
     finally:

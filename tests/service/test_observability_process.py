@@ -46,7 +46,7 @@ def test_import_handler_loads_no_powertools_and_tracing_off_never_loads_xray(tmp
         import json, logging, sys
         import handler
         after_import = {m: m in sys.modules for m in ("aws_lambda_powertools", "aws_xray_sdk")}
-        configured = bool(logging.getLogger("bedrock_chains").handlers)
+        configured = bool(logging.getLogger("chains").handlers)
         from conftest import FakeLambdaContext
         body = handler.lambda_handler({"chain": "qa", "input": {"question": "q"}}, FakeLambdaContext("req-9"))
         after_request = {m: m in sys.modules for m in ("aws_lambda_powertools", "aws_xray_sdk")}
@@ -64,7 +64,7 @@ def test_import_handler_loads_no_powertools_and_tracing_off_never_loads_xray(tmp
 
 
 def test_xray_subsegment_per_model_call(tmp_path):
-    pytest.importorskip("chains.routed")
+    pytest.importorskip("chains.strategies.routed")
     chains_section = config_with()["chains"]
     chains_section["resilient"] = {"prompt": "qa", "strategy": "fallback", "models": ["claude_haiku", "nova_pro"]}
     config = write_config(tmp_path, chains=chains_section, observability={"tracing": {"enabled": True}})
@@ -99,7 +99,7 @@ def test_xray_subsegment_per_model_call(tmp_path):
     assert throttled["annotations"]["error_class"] == "throttled" and throttled["annotations"]["ok"] is False
     assert throttled.get("throttle") is True and throttled["annotations"]["model"] == HAIKU
     assert answered["annotations"]["ok"] is True
-    assert answered["metadata"]["bedrock_chains"]["usage"]["output_tokens"] == report["body"]["usage_by_model"][NOVA]["output_tokens"]
+    assert answered["metadata"]["chains"]["usage"]["output_tokens"] == report["body"]["usage_by_model"][NOVA]["output_tokens"]
     assert all(s["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793" for s in models.values())
 
 

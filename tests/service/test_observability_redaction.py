@@ -9,6 +9,8 @@ stderr, every log record and the response are searched.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 
@@ -16,7 +18,7 @@ import pytest
 
 import handler
 from chains import get_chain, observability
-from chains.redaction import MASK, RedactionFilter, redact, redact_obj
+from chains.observability.redaction import MASK, RedactionFilter, redact, redact_obj
 from obs_helpers import split_output
 
 # Recognisable fake values with the shapes of real ones ...
@@ -69,7 +71,7 @@ def assert_clean(text):
 
 def test_a_request_with_credentials_everywhere_leaks_none(with_credentials, runtime, emulator, lambda_context,
                                                           capfd, caplog):
-    caplog.set_level(logging.DEBUG, logger="bedrock_chains")
+    caplog.set_level(logging.DEBUG, logger="chains")
     leak = f"denied for key {ACCESS_KEY} secret {SECRET_KEY} token {SESSION_TOKEN}"
     emulator.add_fault("claude_haiku", error="AccessDeniedException", message=leak)
     event = {"chain": "qa", "input": {"question": f"my keys are {ACCESS_KEY} and {SECRET_KEY}, ok?"},
@@ -111,7 +113,9 @@ def test_a_bug_whose_exception_carries_credentials_is_logged_masked(with_credent
     def bug(*args, **kwargs):
         raise RuntimeError(f"boto said: aws_secret_access_key={SECRET_KEY} token={SESSION_TOKEN} id={ACCESS_KEY}")
 
-    monkeypatch.setattr(get_chain("qa", runtime), "strategy", bug)  # a bug in whatever strategy qa uses
+    chain = get_chain("qa", runtime)
+    # a bug in whatever strategy qa uses
+    monkeypatch.setattr(chain, "strategy", dataclasses.replace(chain.strategy, run=bug))
     status, body = handler.handle({"chain": "qa", "input": {"question": "q"}}, lambda_context, runtime=runtime)
     assert status == 500 and body["error"]["type"] == "InternalError"
     out, err, everything = everything_written(capfd, caplog, body)
@@ -184,7 +188,7 @@ def test_redact_obj_masks_nested_values_and_keys(clean_env):
 # --- the no-copy fast path of redact_obj gives exactly what the string-by-string walk gives ---------------
 from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
 
-from chains.redaction import _redact_obj, redact_obj, secret_values  # noqa: E402
+from chains.observability.redaction import _redact_obj, redact_obj, secret_values  # noqa: E402
 
 _PIECES = st.sampled_from([
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key=abc123XYZ",

@@ -10,7 +10,8 @@ import pytest
 import handler
 from chains import build_runtime, get_chain, load_config
 from chains.errors import AllModelsFailed, ContentFiltered, ModelClientError
-from chains.resilience import Cooldown, call_with_fallbacks, cooldown_for
+from chains.calls.cooldown import Cooldown
+from chains.calls.fallback import call_with_fallbacks
 
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
 NOVA_ID = "amazon.nova-pro-v1:0"
@@ -127,7 +128,7 @@ def test_the_second_request_after_a_throttle_goes_straight_to_the_healthy_model(
 
 def test_a_cooled_model_is_tried_again_when_its_time_is_up(runtime, emulator):
     now = [1000.0]
-    runtime.__dict__["_cooldown"] = Cooldown(clock=lambda: now[0])
+    runtime.cooldown = Cooldown(clock=lambda: now[0])
     emulator.add_fault(HAIKU, error="ServiceUnavailableException", first_n=1)
     assert ask(runtime)[1]["route"]["answered_by"] == NOVA
     now[0] += 29.0  # unavailable cools for 30 s (config.yaml)
@@ -139,7 +140,7 @@ def test_a_cooled_model_is_tried_again_when_its_time_is_up(runtime, emulator):
 
 
 def test_cooling_models_are_moved_behind_not_dropped(runtime, emulator):
-    cooldown = cooldown_for(runtime)
+    cooldown = runtime.cooldown
     cooldown.trip(HAIKU, "throttled", 60)
     cooldown.trip(NOVA, "unavailable", 60)
     status, body = ask(runtime)
@@ -154,7 +155,7 @@ def test_cooling_models_are_moved_behind_not_dropped(runtime, emulator):
 
 
 def test_when_every_model_is_cooling_they_are_tried_in_order(runtime, emulator):
-    cooldown = cooldown_for(runtime)
+    cooldown = runtime.cooldown
     for m in (HAIKU, NOVA, SONNET):
         cooldown.trip(m, "throttled", 60)
     status, body = ask(runtime)

@@ -13,14 +13,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from chains.errors import (
-    FALLBACK_CLASSES,
-    AllModelsFailed,
-    ModelClientError,
-    Throttled,
-    classify,
-    to_model_error,
-)
+from chains.errors import FALLBACK_CLASSES, AllModelsFailed, ModelClientError, Throttled, classify, to_model_error
 
 
 def client_error(code, message="", status=400):

@@ -17,7 +17,7 @@ from chains.errors import (
     PinnedModelUnsuitable,
     UnsupportedAttachment,
 )
-from chains.router import RouteDecision, Router, decide, eligible
+from chains.routing.decision import RouteDecision, Router, decide, eligible
 
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
@@ -175,7 +175,7 @@ def test_route_in_the_response_holds_the_decision(runtime, lambda_context):
 def test_decide_is_the_same_decision_as_the_runnable(runtime):
     chain = get_chain("qa", runtime)
     request = chain.parse({"question": "Explain step by step."})
-    from chains.routed import build_messages
+    from chains.attachments import build_messages
 
     d = decide(chain, request, build_messages(chain, request))
     assert d.to_dict() == route(runtime, question="Explain step by step.").to_dict()

@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-import sys
-import types
 
 import pytest
 from runnable_cases import total
 
 from chains import Throttled, Unavailable, build_runtime, get_chain, load_config
-from chains.chain import BedrockChain
+from chains.chain import BedrockChain, StrategySpec
 
 QUESTION = {
     "question": "Which model family does Amazon Nova belong to?",
@@ -107,20 +105,17 @@ async def test_astream_consumer_may_stop_early(qa):
     assert (await qa.ainvoke(QUESTION))["output"]
 
 
-# --- the wrapper's contract, for any strategy module ----------------------------------------------------------
+# --- the wrapper's contract, for any strategy ----------------------------------------------------------------
 
 
 def _chain_with(runtime, monkeypatch, stream_fn):
-    """A chain whose strategy module defines ``stream_fn`` (what another helper's strategy would provide)."""
-    module = types.ModuleType("chains_test_strategy")
+    """A chain whose strategy streams with ``stream_fn`` (what another helper's strategy would provide)."""
 
     def run(chain, request, config):
         return {"output": "x", "model": "m", "route": {"model": "claude_haiku"}}
 
-    run.__module__ = module.__name__
-    module.run, module.stream = run, stream_fn
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    return BedrockChain("qa_single", runtime.settings.chains["qa_single"], runtime, run)
+    strategy = StrategySpec("test_strategy", run, stream_fn)
+    return BedrockChain("qa_single", runtime.settings.chains["qa_single"], runtime, strategy)
 
 
 def test_wrapper_adds_output_attempts_and_usage_when_the_strategy_leaves_them_out(runtime, monkeypatch):

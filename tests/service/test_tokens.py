@@ -8,17 +8,17 @@ import pytest
 import handler
 from bedrock_local import count_input_tokens
 from chains import InputTooLarge, get_chain
-from chains.optimize import normalize_whitespace, optimize_inputs, remove_duplicate_lines
-from chains.tokens import (
+from chains.tokens.optimize import normalize_whitespace, optimize_inputs, remove_duplicate_lines
+from chains.tokens.estimator import (
     estimate,
     estimate_messages,
     estimate_text,
     fits,
     input_budget,
-    output_tokens,
     too_large,
     usable_window,
 )
+from chains.limits import output_reserve as output_tokens
 from token_fixtures import converse_text, small_config, small_runtime
 
 
@@ -81,10 +81,10 @@ def test_exact_count_asks_count_tokens_where_config_allows(clean_env):
 def test_count_tokens_failure_falls_back_to_the_local_estimate(clean_env, caplog):
     rt = small_runtime(models={"haiku": {"count_tokens_api": True}})
     rt.factory.emulator.add_fault("haiku", error="ThrottlingException")
-    with caplog.at_level(logging.WARNING, logger="bedrock_chains.tokens"):
+    with caplog.at_level(logging.WARNING, logger="chains.tokens.estimator"):
         est = estimate(rt.settings, "haiku", _messages(rt), exact=True, factory=rt.factory)
     assert est.method == "local"
-    [warning] = [r for r in caplog.records if r.name == "bedrock_chains.tokens"]
+    [warning] = [r for r in caplog.records if r.name == "chains.tokens.estimator"]
     assert warning.error_class == "throttled" and warning.model_alias == "haiku"
 
 
@@ -101,9 +101,9 @@ def test_options_exact_count_reaches_count_tokens_through_a_chain(clean_env):
 
 def test_every_call_logs_its_estimate_next_to_the_actual_count_without_prompt_text(rt, caplog):
     secret = "the-launch-code-is-4711"
-    with caplog.at_level(logging.INFO, logger="bedrock_chains.tokens"):
+    with caplog.at_level(logging.INFO, logger="chains.tokens.estimator"):
         result = get_chain("qa", rt).invoke({"question": f"What is {secret}?"})
-    [record] = [r for r in caplog.records if r.name == "bedrock_chains.tokens"]
+    [record] = [r for r in caplog.records if r.name == "chains.tokens.estimator"]
     assert record.actual_input_tokens == result["usage"]["input_tokens"] == rt.factory.emulator.calls[0].input_tokens
     assert record.estimated_input_tokens >= record.actual_input_tokens
     assert record.model_alias == "haiku" and record.estimate_error >= 0
@@ -197,7 +197,7 @@ def test_the_emulator_never_counts_more_than_the_estimate(rt):
 
 
 def test_the_default_config_validates_its_tokens_section(runtime):
-    from chains.tokens import tokens_config
+    from chains.tokens.settings import tokens_config
 
     cfg = tokens_config(runtime.settings)
     assert cfg.chunk_size == 8000 and cfg.max_concurrency == 4 and cfg.optimize.enabled is True

@@ -7,8 +7,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
-from chains.calls import invoke_model, stream_model
-from chains.chain import ChainOutput
+from chains.calls.call import invoke_model
+from chains.calls.stream import stream_model
+from chains.chain import ChainOutput, StrategySpec
+from chains.limits import call_max_tokens, requested_max_tokens
 
 
 class Output(ChainOutput):
@@ -20,9 +22,8 @@ def _prepare(chain: Any, request: Any) -> Tuple[str, str, Any, Any, List[Any]]:
     alias = request.options.model or chain.cfg.model or next(iter(settings.models))
     reason = "pinned by options.model" if request.options.model else f"the model configured for chain '{chain.name}'"
     cfg = settings.model(alias)
-    max_tokens = request.options.max_tokens or request.prompt.metadata.max_tokens
     model = chain.runtime.factory.chat_model(
-        alias, max_tokens=min(max_tokens, cfg.max_output_tokens) if max_tokens else None,
+        alias, max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
         temperature=request.options.temperature,
     )
     messages = request.prompt.format_messages(request.inputs)
@@ -49,3 +50,6 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
         "route": {"model": alias, "reason": reason, "candidates": [alias]},
         "stop_reason": outcome.stop_reason,
     }
+
+
+SINGLE = StrategySpec("single", run, stream, Output)

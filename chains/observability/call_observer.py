@@ -21,10 +21,11 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from chains.errors import CLIENT_ERROR, THROTTLED, classify
-from chains.redaction import redact
+from chains.calls.call import bedrock_latency, message_text
+from chains.errors import CLIENT_ERROR, THROTTLED, classify, error_message
+from chains.observability.redaction import redact
 
-log = logging.getLogger("bedrock_chains.model_calls")
+log = logging.getLogger(__name__)
 
 # Prompt/answer text in a log line is cut here (CloudWatch takes 256 KB per event).
 MAX_LOGGED_TEXT = 16_000
@@ -85,12 +86,12 @@ class ModelCallObserver(BaseCallbackHandler):
             fields: Dict[str, Any] = {
                 "event": "model_call_start", "model": model, "alias": alias, "attempt": record.attempt,
                 "messages": sum(len(batch) for batch in messages),
-                "input_chars": sum(len(_text(m)) for batch in messages for m in batch),
+                "input_chars": sum(len(message_text(m)) for batch in messages for m in batch),
             }
             if tags:
                 fields["tags"] = list(tags)
             if self.log_prompts:
-                fields["prompt"] = _clip("\n".join(f"{getattr(m, 'type', 'message')}: {_text(m)}"
+                fields["prompt"] = clip("\n".join(f"{getattr(m, 'type', 'message')}: {message_text(m)}"
                                                    for batch in messages for m in batch))
             log.debug("model call %s starts", alias or model, extra=fields)
         except Exception:  # pragma: no cover - observability must not break the call
@@ -108,15 +109,15 @@ class ModelCallObserver(BaseCallbackHandler):
             record.input_tokens = int(usage.get("input_tokens", 0) or 0)
             record.output_tokens = int(usage.get("output_tokens", 0) or 0)
             record.stop_reason = meta.get("stopReason") or meta.get("stop_reason")
-            bedrock_ms = _bedrock_latency(meta)
+            bedrock_ms = bedrock_latency(meta)
             fields: Dict[str, Any] = {
                 "event": "model_call", "model": record.model, "alias": record.alias, "attempt": record.attempt,
                 "ok": True, "latency_ms": record.latency_ms, "bedrock_latency_ms": bedrock_ms,
                 "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
-                "stop_reason": record.stop_reason, "output_chars": len(_text(message)) if message is not None else 0,
+                "stop_reason": record.stop_reason, "output_chars": len(message_text(message)) if message is not None else 0,
             }
             if self.log_prompts and message is not None:
-                fields["output"] = _clip(_text(message))
+                fields["output"] = clip(message_text(message))
             self._end_subsegment(record, fields)
             log.info("model call %s ok", record.alias or record.model, extra=fields)
         except Exception:  # pragma: no cover
@@ -134,7 +135,7 @@ class ModelCallObserver(BaseCallbackHandler):
                 "event": "model_call_error", "model": record.model, "alias": record.alias,
                 "attempt": record.attempt, "ok": False, "latency_ms": record.latency_ms,
                 "error_class": record.error_class, "code": record.code,
-                "error": _clip(redact(_error_message(error)), 2000),
+                "error": clip(redact(error_message(error)), 2000),
             }
             self._end_subsegment(record, fields)
             log.warning("model call %s failed: %s", record.alias or record.model, record.error_class, extra=fields)
@@ -238,32 +239,5 @@ def _first_message(response: Any) -> Any:
     return getattr(generation, "message", None)
 
 
-def _bedrock_latency(meta: Dict[str, Any]) -> Optional[int]:
-    value = (meta.get("metrics") or {}).get("latencyMs")
-    if isinstance(value, list):  # langchain-aws: a list on invoke, an int on stream
-        value = value[0] if value else None
-    return int(value) if isinstance(value, (int, float)) else None
-
-
-def _text(message: Any) -> str:
-    content = getattr(message, "content", message)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            b if isinstance(b, str) else str(b.get("text", "")) if isinstance(b, dict) else "" for b in content
-        )
-    return "" if content is None else str(content)
-
-
-def _error_message(error: BaseException) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        msg = (response.get("Error") or {}).get("Message")
-        if msg:
-            return str(msg)
-    return str(error) or type(error).__name__
-
-
-def _clip(text: str, limit: int = MAX_LOGGED_TEXT) -> str:
+def clip(text: str, limit: int = MAX_LOGGED_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"

@@ -29,7 +29,8 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import patch_config
 from pydantic import Field
 
-from chains.chain import ChainOutput
+from chains.calls.fallback import call_with_fallbacks
+from chains.chain import ChainOutput, StrategySpec
 from chains.errors import (
     CONTEXT_OVERFLOW,
     AllModelsFailed,
@@ -41,26 +42,14 @@ from chains.errors import (
     ModelCallError,
     PinnedModelUnsuitable,
 )
-from chains.tokens import (
-    TokensConfig,
-    estimate_messages,
-    estimate_text,
-    fits,
-    input_budget,
-    output_tokens,
-    tokens_config,
-)
-from chains.tokenroute import (
-    Route,
-    call,
-    chain_candidates,
-    choose,
-    requested_max_tokens,
-    routed_call,
-    routed_stream,
-)
+from chains.limits import output_reserve, requested_max_tokens
+from chains.routing.decision import RouteDecision, candidates, decide
+from chains.strategies import routed
+from chains.tokens.estimator import estimate_messages, estimate_text, fits, input_budget
+from chains.tokens.settings import TokensConfig, tokens_config
+from chains.usage import cost
 
-logger = logging.getLogger("bedrock_chains.mapreduce")
+logger = logging.getLogger(__name__)
 
 SEPARATOR = "\n\n"  # between partial results when they are joined for collapse and reduce
 
@@ -75,7 +64,7 @@ class Output(ChainOutput):
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     doc_var = document_variable(chain, request)
     try:
-        result = routed_call(chain, request, config)
+        result = routed.run(chain, request, config)
     except (InputTooLarge, PinnedModelUnsuitable, ModelCallError) as exc:
         why = _why_map_reduce(chain, request, exc)
         return MapReduce(chain, request, config, doc_var, earlier_attempts=_attempts_of(exc)).run(why=why)
@@ -87,7 +76,7 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
     """A document that fits streams like a routed call; a map-reduce arrives as one chunk (its reduce step
     starts only when every partial result is in)."""
     doc_var = document_variable(chain, request)
-    parts = routed_stream(chain, request, config)
+    parts = routed.stream(chain, request, config)
     try:
         first = next(parts)
     except StopIteration:
@@ -139,6 +128,9 @@ def document_variable(chain: Any, request: Any) -> str:
 def chain_tokens_config(chain: Any) -> TokensConfig:
     overrides = {k: v for k, v in (chain.cfg.settings or {}).items() if k != "document_variable"}
     return tokens_config(chain.settings, overrides, where=f"chains.{chain.name}.settings" if overrides else "tokens")
+
+
+MAP_REDUCE = StrategySpec("map_reduce", run, stream, Output, settings=chain_tokens_config)
 
 
 def _all_overflow(exc: ModelCallError) -> bool:
@@ -211,10 +203,10 @@ class MapReduce:
         return self.request.prompt.format_messages({**self.request.inputs, self.doc_var: text})
 
     def map_out(self, alias: str) -> int:
-        return output_tokens(self.settings, alias, self.cfg.map_max_tokens or self.requested)
+        return output_reserve(self.settings, alias, self.cfg.map_max_tokens or self.requested)
 
     def reduce_out(self, alias: str) -> int:
-        return output_tokens(self.settings, alias, self.requested)
+        return output_reserve(self.settings, alias, self.requested)
 
     def room(self, alias: str, out: int) -> int:
         """Document tokens one call to ``alias`` takes next to the prompt and an output reserve of ``out``."""
@@ -225,7 +217,6 @@ class MapReduce:
 
     # --- planning ------------------------------------------------------------------------------------------
     def plan(self, alias: str, chunk_tokens: Sequence[int], collapse_room: int, reduce_room: int) -> Plan:
-        price = self.settings.model(alias).price
         map_out, reduce_out = self.map_out(alias), self.reduce_out(alias)
         levels = [len(chunk_tokens)]
         inp = sum(self.overhead + t for t in chunk_tokens)
@@ -248,19 +239,18 @@ class MapReduce:
         levels.append(1)
         inp += self.overhead + math.ceil((sum(sizes) + len(SEPARATOR) * (len(sizes) - 1)) / 4)
         out += reduce_out
-        cost = (inp * price.input_per_1k + out * price.output_per_1k) / 1000.0
-        return Plan(alias, len(chunk_tokens), levels, inp, out, cost)
+        return Plan(alias, len(chunk_tokens), levels, inp, out, cost(self.settings.model(alias).price, inp, out))
 
     # --- running -------------------------------------------------------------------------------------------
     def run(self, why: str) -> Dict[str, Any]:
         request = self.request
-        candidates = chain_candidates(self.chain, request)
+        models = candidates(self.chain, request)
         # A model whose window cannot hold the prompt, an output reserve and a little text is no use here.
-        usable = [a for a in candidates if self.room(a, max(self.map_out(a), self.reduce_out(a))) > 2 * self.cfg.chunk_overlap + 16]
+        usable = [a for a in models if self.room(a, max(self.map_out(a), self.reduce_out(a))) > 2 * self.cfg.chunk_overlap + 16]
         if not usable:
             raise InputTooLarge(
                 f"no model's window holds this prompt with room for a chunk of the document ({why})",
-                models=candidates,
+                models=models,
             )
         chunk_room = min(self.cfg.chunk_size, self.rooms(usable, final=False))
         chunks = self.split(request.inputs[self.doc_var], chunk_room)
@@ -269,20 +259,18 @@ class MapReduce:
         # The route: what the router (or the cheapest-first rule) picks for one chunk-sized request. The
         # budget is checked below against the whole plan, not against one chunk's call.
         unbudgeted = replace(request, options=request.options.model_copy(update={"max_cost_usd": None}))
-        route = choose(self.chain, unbudgeted, self._messages(chunks[0]), self.config)
-        if route.alias not in usable:
-            route = Route(usable[0], usable, route.reason)
-        route = route.restricted(usable)
+        route = decide(self.chain, unbudgeted, self._messages(chunks[0]), self.config)
+        route = route.restricted(usable, model=route.model if route.model in usable else usable[0])
         collapse_room, reduce_room = self.rooms(route.candidates, False), self.rooms(route.candidates, True)
 
-        plan = self.plan(route.alias, chunk_tokens, collapse_room, reduce_room)
+        plan = self.plan(route.model, chunk_tokens, collapse_room, reduce_room)
         budget = request.options.max_cost_usd
         if budget is not None and plan.cost_usd > budget:
             route, plan = self._within_budget(route, chunk_tokens, collapse_room, reduce_room, plan, budget)
 
         logger.info(
             "map-reduce",
-            extra={"chain": self.chain.name, "chunks": len(chunks), "model_alias": route.alias,
+            extra={"chain": self.chain.name, "chunks": len(chunks), "model_alias": route.model,
                    "planned_calls": plan.calls, "estimated_cost_usd": round(plan.cost_usd, 6)},
         )
         levels: List[int] = [len(chunks)]
@@ -306,7 +294,7 @@ class MapReduce:
         route_info = route.to_dict()
         route_info.update(
             {
-                "reason": f"map-reduce: {why}; every call on {route.alias} ({route.reason})",
+                "reason": f"map-reduce: {why}; every call on {route.model} ({route.reason})",
                 "estimated_input_tokens": estimate_text(request.inputs[self.doc_var]) + self.overhead,
                 "estimated_cost_usd": round(plan.cost_usd, 8),
                 "strategy": "map_reduce",
@@ -325,15 +313,16 @@ class MapReduce:
                 "chunk_tokens": chunk_room,
                 "overlap_tokens": self._overlap(chunk_room),
                 "max_concurrency": self.cfg.max_concurrency,
-                "model": route.alias,
+                "model": route.model,
                 "planned_calls_max": plan.calls,
                 "estimated_cost_usd": round(plan.cost_usd, 8),
             },
         }
 
     def _within_budget(
-        self, route: Route, chunk_tokens: Sequence[int], collapse_room: int, reduce_room: int, plan: Plan, budget: float
-    ) -> Tuple[Route, Plan]:
+        self, route: RouteDecision, chunk_tokens: Sequence[int], collapse_room: int, reduce_room: int, plan: Plan,
+        budget: float,
+    ) -> Tuple[RouteDecision, Plan]:
         """The cheapest route whose whole plan fits the budget, else ``BudgetExceeded`` with the estimate."""
         plans = [plan]
         for alias in route.candidates[1:]:
@@ -352,9 +341,8 @@ class MapReduce:
                 planned_calls=cheapest.calls,
             )
         best = fitting[0]
-        rest = [a for a in route.candidates if a != best.alias]
         reason = f"{route.reason}; {best.alias} because the whole map-reduce fits options.max_cost_usd on it"
-        return Route(best.alias, [best.alias] + rest, reason, dict(route.details)), best
+        return route.restricted(route.candidates, reason, model=best.alias), best
 
     def _overlap(self, chunk_room: int) -> int:
         return min(self.cfg.chunk_overlap, chunk_room // 4)
@@ -375,10 +363,10 @@ class MapReduce:
                 chunks.append(chunk)
         return chunks or [text]
 
-    def step(self, name: str, route: Route, batch: List[List[Any]], final: bool) -> List[str]:
+    def step(self, name: str, route: RouteDecision, batch: List[List[Any]], final: bool) -> List[str]:
         return [o.text for o in self.step_outcomes(name, route, batch, final) if o.text.strip()]
 
-    def step_outcomes(self, name: str, route: Route, batch: List[List[Any]], final: bool) -> List[Any]:
+    def step_outcomes(self, name: str, route: RouteDecision, batch: List[List[Any]], final: bool) -> List[Any]:
         """One level of calls, ``max_concurrency`` at a time; raises the first failure after the batch."""
         remaining = self.request.remaining_ms()
         if remaining is not None and remaining <= 0:
@@ -394,7 +382,7 @@ class MapReduce:
         chain, request = self.chain, self.request
 
         def one_call(messages: List[Any], config: RunnableConfig) -> Any:
-            return call(chain, request, route, messages, config, max_tokens)
+            return call_with_fallbacks(chain, request, route.candidates, messages, config, max_tokens)
 
         runnable = RunnableLambda(one_call, name=f"map_reduce.{name}")
         results = runnable.batch(

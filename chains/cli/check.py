@@ -1,14 +1,27 @@
-"""``python handler.py --check [--ping]``: where calls would go, and whether each model answers.
+"""``bedrock-chains --check [--ping]``: whether the configuration works, where calls would go, and whether
+each model answers.
 
-Never prints a credential value: only where credentials come from.
+The configuration check runs ``chains.config.section`` for every section (``SECTIONS``), each chain's
+strategy settings, and looks for every chain's prompt file: a problem that would otherwise fail every
+request with a 500 fails here (exit 1). Never prints a credential value: only where credentials come from.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, List, Tuple
+import importlib
+from typing import Any, Dict, List, Tuple
 
+from chains.config import section
 from chains.errors import ChainsError, classify, to_model_error
+
+# Every section of config.yaml that is validated by its owner's model (``compare`` through its chains).
+SECTIONS: Dict[str, str] = {
+    "tokens": "chains.tokens.settings:TokensConfig",
+    "router": "chains.routing.settings:RouterSettings",
+    "resilience": "chains.calls.settings:ResilienceSettings",
+    "observability": "chains.observability.setup:ObservabilityConfig",
+}
 
 HINTS = {
     "AccessDeniedException": "model access is not granted in this account/region: enable it in the Bedrock "
@@ -58,6 +71,12 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
     if factory.backend == "local":
         endpoint = "in-process bedrock_local emulator (answers are emulated)"
     lines.append(f"endpoint:     {endpoint or f'https://bedrock-runtime.{settings.region}.amazonaws.com'}")
+    problems = config_problems(runtime)
+    lines.append("configuration: " + (f"{len(problems)} problem(s)" if problems else
+                                      f"ok ({', '.join([*SECTIONS, 'chains'])})"))
+    for problem in problems:
+        ok = False
+        lines.append(f"  {problem}")
     prompt_errors = {k: v for k, v in runtime.prompts.validate_all().items() if v}
     lines.append(f"prompts:      {len(runtime.prompts.names())} file(s)" + (f", {len(prompt_errors)} invalid" if prompt_errors else ", all valid"))
     for name, err in prompt_errors.items():
@@ -72,6 +91,31 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
             line += f"  {'OK' if status else 'FAIL'} {detail}"
         lines.append(line)
     return "\n".join(lines), ok
+
+
+def config_problems(runtime: Any) -> List[str]:
+    """Every configuration problem a request would meet: each section through ``section()``, each chain's
+    strategy and strategy settings, each chain's prompt file (existence and validity)."""
+    from chains.registry import get_chain
+
+    settings = runtime.settings
+    problems: List[str] = []
+    for name, target in SECTIONS.items():
+        module, _, attr = target.partition(":")
+        try:
+            section(settings, name, getattr(importlib.import_module(module), attr))
+        except ChainsError as exc:
+            problems.append(f"{name}: {exc.message}")
+    available = set(runtime.prompts.names())
+    for name, cfg in settings.chains.items():
+        if cfg.prompt not in available:
+            problems.append(f"chains.{name}: prompt file prompts/{cfg.prompt}.yaml not found in "
+                            f"{runtime.prompts.folder} (available: {', '.join(sorted(available)) or 'none'})")
+        try:
+            get_chain(name, runtime).strategy_settings()
+        except ChainsError as exc:
+            problems.append(f"chains.{name}: {exc.message}")
+    return problems
 
 
 def _ping(factory: Any, alias: str) -> Tuple[bool, str]:

@@ -6,8 +6,8 @@
 - Fallbacks: langchain-core's ``with_fallbacks`` over one Runnable per candidate, handling only the error
   classes another model may succeed on (``chains.errors.classify``): ``client_error`` propagates at once,
   ``context_overflow`` skips to a model with a larger window. Every try and skip is recorded in ``attempts``.
-- Cooldown: a small thread-safe circuit breaker per runtime (= per warm Lambda container) moves a model that
-  was throttled / unavailable / unusable behind the healthy ones for a configurable time (not dropped).
+- Cooldown (``chains.calls.cooldown``): a model that was throttled / unavailable / unusable goes behind the
+  healthy ones for a configurable time (not dropped).
 - Deadlines: no attempt starts with less than ``min_attempt_ms`` left, and a call is waited for only until the
   deadline (a blocking boto3 call cannot be cancelled: it runs in a worker thread and is abandoned, bounded
   by the model's botocore read_timeout); the caller gets ``DeadlineExceeded`` (504).
@@ -16,24 +16,21 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chains.calls import Attempt, CallOutcome, _outcome, invoke_model
-from chains.config import cached_section
+from chains.calls.bounded import CallAbandoned, run_bounded
+from chains.calls.call import Attempt, CallOutcome, invoke_model
+from chains.calls.cooldown import Cooldown
+from chains.calls.settings import ResilienceSettings, resilience_settings
+from chains.calls.stream import stream_model
 from chains.errors import (
-    CLIENT_ERROR,
     CONTENT_FILTERED,
     CONTEXT_OVERFLOW,
-    FALLBACK_CLASSES,
     MODEL_UNUSABLE,
     THROTTLED,
     UNAVAILABLE,
@@ -46,10 +43,10 @@ from chains.errors import (
     StreamInterrupted,
     Throttled,
     Unavailable,
-    to_model_error,
 )
+from chains.limits import call_max_tokens
 
-logger = logging.getLogger("bedrock_chains.resilience")
+logger = logging.getLogger(__name__)
 
 _CLASS_ERRORS = {
     THROTTLED: Throttled,
@@ -60,152 +57,6 @@ _CLASS_ERRORS = {
 }
 # Stop reasons of a successful call that mean a guardrail or content policy replaced the answer.
 _FILTERED_STOPS = {"guardrail_intervened", "content_filtered"}
-
-
-# --- the resilience: section of config.yaml -----------------------------------------------------------------
-
-
-class ResilienceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Seconds a model sits behind the healthy ones after failing with this class (0 or absent: no cooldown).
-    cooldown_s: Dict[str, float] = Field(
-        default_factory=lambda: {THROTTLED: 10.0, UNAVAILABLE: 30.0, MODEL_UNUSABLE: 300.0}
-    )
-    # No attempt is started with less time than this left before the deadline.
-    min_attempt_ms: float = Field(default=250.0, ge=0)
-    # Error classes on which the next candidate is tried (client_error never is).
-    fall_back_on: List[str] = Field(default_factory=lambda: sorted(FALLBACK_CLASSES))
-
-    @field_validator("cooldown_s")
-    @classmethod
-    def _known_cooldown_classes(cls, v: Dict[str, float]) -> Dict[str, float]:
-        for k, s in v.items():
-            if k not in FALLBACK_CLASSES:
-                raise ValueError(f"unknown error class '{k}' (known: {', '.join(sorted(FALLBACK_CLASSES))})")
-            if s < 0:
-                raise ValueError(f"cooldown for {k} must be >= 0")
-        return v
-
-    @field_validator("fall_back_on")
-    @classmethod
-    def _known_fallback_classes(cls, v: List[str]) -> List[str]:
-        for k in v:
-            if k == CLIENT_ERROR:
-                raise ValueError("client_error never falls back: it is our bug or the caller's bad input")
-            if k not in FALLBACK_CLASSES:
-                raise ValueError(f"unknown error class '{k}' (known: {', '.join(sorted(FALLBACK_CLASSES))})")
-        return v
-
-
-def resilience_settings(settings: Any) -> ResilienceSettings:
-    """The validated ``resilience:`` section (cached per section object; a ConfigError names the bad key)."""
-    return cached_section(ResilienceSettings, settings.resilience, "resilience", settings.source)
-
-
-# --- cooldown: a per-process circuit breaker ------------------------------------------------------------------
-
-
-class Cooldown:
-    """Models that failed recently, until when, and why. Thread-safe; one per runtime (warm container)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._until: Dict[str, Tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def trip(self, alias: str, error_class: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        with self._lock:
-            until = self._clock() + seconds
-            current = self._until.get(alias)
-            if current is None or current[0] < until:
-                self._until[alias] = (until, error_class)
-        logger.info("model cooling down", extra={"model_alias": alias, "error_class": error_class,
-                                                 "cooldown_s": seconds})
-
-    def clear(self, alias: Optional[str] = None) -> None:
-        with self._lock:
-            if alias is None:
-                self._until.clear()
-            else:
-                self._until.pop(alias, None)
-
-    def status(self, alias: str) -> Optional[Dict[str, Any]]:
-        with self._lock:
-            entry = self._until.get(alias)
-            if entry is None:
-                return None
-            left = entry[0] - self._clock()
-            if left <= 0:
-                del self._until[alias]
-                return None
-            return {"error_class": entry[1], "remaining_ms": round(left * 1000.0, 1)}
-
-    def partition(self, aliases: Sequence[str]) -> Tuple[List[str], List[Tuple[str, Dict[str, Any]]]]:
-        """(healthy in order, cooling in order with their status): cooling models go last, not away."""
-        healthy, cooling = [], []
-        for a in aliases:
-            s = self.status(a)
-            if s is None:
-                healthy.append(a)
-            else:
-                cooling.append((a, s))
-        return healthy, cooling
-
-    def snapshot(self) -> Dict[str, Dict[str, Any]]:
-        with self._lock:
-            names = list(self._until)
-        return {a: s for a in names if (s := self.status(a))}
-
-
-_cooldown_lock = threading.Lock()
-
-
-def cooldown_for(runtime: Any) -> Cooldown:
-    cd = runtime.__dict__.get("_cooldown")
-    if cd is None:
-        with _cooldown_lock:
-            cd = runtime.__dict__.setdefault("_cooldown", Cooldown())
-    return cd
-
-
-# --- bounded calls ------------------------------------------------------------------------------------------------
-
-
-class CallAbandoned(TimeoutError):
-    """``run_bounded`` gave up waiting (distinct from a TimeoutError raised by the call itself)."""
-
-
-def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float], name: str = "bedrock-call") -> Any:
-    """``fn()``, waited for at most ``timeout_s`` (None: inline, no thread). Raises ``CallAbandoned`` when late.
-
-    botocore cannot cancel a call in flight, so a late call is abandoned in its daemon thread; it ends when
-    the answer arrives or the model's read_timeout fires, and its result is discarded. The context is copied
-    into the thread, so callbacks (usage, tracing) still see the call.
-    """
-    if timeout_s is None:
-        return fn()
-    if timeout_s <= 0:
-        raise CallAbandoned("no time left")
-    box: Dict[str, Any] = {}
-    ctx = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            box["value"] = ctx.run(fn)
-        except BaseException as exc:  # handed to the waiting thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise CallAbandoned(f"no answer within {timeout_s * 1000:.0f} ms")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 # --- one request's fallback run --------------------------------------------------------------------------------
@@ -231,11 +82,8 @@ class _Run:
         return self.chain.settings
 
     def model(self, alias: str) -> Any:
-        cfg = self.settings.model(alias)
-        max_tokens = self.max_tokens or self.request.prompt.metadata.max_tokens
         return self.chain.runtime.factory.chat_model(
-            alias,
-            max_tokens=min(max_tokens, cfg.max_output_tokens) if max_tokens else None,
+            alias, max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
             temperature=self.request.options.temperature,
         )
 
@@ -258,6 +106,12 @@ class _Run:
             raise self.deadline(f"{remaining:.0f} ms left, less than the {self.rs.min_attempt_ms:.0f} ms an "
                                 f"attempt needs; not starting {alias}")
         return remaining / 1000.0
+
+    def time_left_s(self) -> Optional[float]:
+        """Seconds until the deadline, read right before the call (None: no deadline): whatever happened
+        since ``before_attempt`` (building the model on first use) is not given to the call twice."""
+        remaining = self.request.remaining_ms()
+        return None if remaining is None else max(0.0, remaining / 1000.0)
 
     def deadline(self, message: str) -> DeadlineExceeded:
         return DeadlineExceeded(message, attempts=self.attempts, timeout_ms=self.request.options.timeout_ms)
@@ -309,12 +163,13 @@ class _Run:
         return healthy + [a for a, _ in cooling]
 
     def call(self, alias: str, messages: List[Any], config: RunnableConfig) -> CallOutcome:
-        timeout_s = self.before_attempt(alias)
+        self.before_attempt(alias)
         cfg = self.settings.model(alias)
         model = self.model(alias)
         start = time.perf_counter()
         try:
-            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
+            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config),
+                                  self.time_left_s())
         except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
         except ModelCallError as err:
@@ -336,9 +191,10 @@ class _Run:
 
 
 def _start(chain: Any, request: Any, candidates: Sequence[str], max_tokens: Optional[int]) -> _Run:
+    """``max_tokens``: the requested output cap (``chains.limits.requested_max_tokens``), clamped per model."""
     if not candidates:
         raise ValueError("call_with_fallbacks needs at least one candidate model")
-    return _Run(chain, request, resilience_settings(chain.settings), cooldown_for(chain.runtime), max_tokens)
+    return _Run(chain, request, resilience_settings(chain.settings), chain.runtime.cooldown, max_tokens)
 
 
 def call_with_fallbacks(
@@ -371,115 +227,28 @@ def call_with_fallbacks(
     return outcome, run.attempts
 
 
-# --- streaming --------------------------------------------------------------------------------------------------
-
-_END = object()
-
-
-def _chunk_text(chunk: Any) -> str:
-    from chains.calls import message_text
-
-    return message_text(chunk)
-
-
-class _StreamPump:
-    """Reads a model stream in a worker thread so the consumer can wait with a deadline."""
-
-    def __init__(self, iterator_factory: Callable[[], Iterator[Any]]) -> None:
-        self._queue: "queue.Queue[Tuple[str, Any]]" = queue.Queue()
-        self._stop = threading.Event()
-        ctx = contextvars.copy_context()
-        self._thread = threading.Thread(target=lambda: ctx.run(self._pump, iterator_factory),
-                                        name="bedrock-stream", daemon=True)
-        self._thread.start()
-
-    def _pump(self, factory: Callable[[], Iterator[Any]]) -> None:
-        iterator = None
-        try:
-            iterator = factory()
-            for item in iterator:
-                if self._stop.is_set():
-                    break
-                self._queue.put(("item", item))
-            self._queue.put(("end", None))
-        except BaseException as exc:
-            self._queue.put(("error", exc))
-        finally:
-            close = getattr(iterator, "close", None)
-            if close and self._stop.is_set():
-                try:
-                    close()
-                except Exception:  # closing an abandoned stream is best effort
-                    pass
-
-    def get(self, timeout_s: Optional[float]) -> Tuple[str, Any]:
-        try:
-            return self._queue.get(timeout=timeout_s) if timeout_s is not None else self._queue.get()
-        except queue.Empty:
-            self._stop.set()
-            raise TimeoutError from None
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
 def _model_stream(run: _Run, alias: str, messages: List[Any], config: RunnableConfig) -> Iterator[Any]:
-    """Yields ``{"text": delta}`` then ``{"done": CallOutcome}``; raises typed errors, recording them.
+    """One candidate's stream (``chains.calls.stream.stream_model``): ``{"output": delta}`` pieces, then
+    ``{"done": CallOutcome}``; failures recorded on the run and raised typed.
 
     Plain dicts on purpose: Runnable streaming adds chunks with ``+``, and dicts are not addable, so nothing
     accumulates a copy of the whole stream.
     """
-    timeout_s = run.before_attempt(alias)
+    run.before_attempt(alias)
     cfg = run.settings.model(alias)
     model = run.model(alias)
     start = time.perf_counter()
-    deadline = None if timeout_s is None else start + timeout_s
-    if deadline is None:
-        source: Any = iter(model.stream(messages, config=config))
-        pump = None
-    else:
-        pump = _StreamPump(lambda: model.stream(messages, config=config))
-        source = None
-    full = None
-    sent = 0
-
-    def next_chunk() -> Any:
-        if pump is None:
-            return next(source, _END)
-        try:
-            kind, item = pump.get(max(0.0, deadline - time.perf_counter()))
-        except TimeoutError:
-            raise run.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
-        if kind == "error":
-            raise item
-        return _END if kind == "end" else item
-
     try:
-        while True:
-            try:
-                chunk = next_chunk()
-            except DeadlineExceeded:
-                raise
-            except Exception as exc:
-                err = run.failed(alias, to_model_error(exc, cfg.model_id), (time.perf_counter() - start) * 1000.0)
-                if sent:  # too late to fall over: the caller has text from this model
-                    raise StreamInterrupted(err, sent, attempts=run.attempts) from exc
-                raise err from exc
-            if chunk is _END:
-                break
-            full = chunk if full is None else full + chunk
-            text = _chunk_text(chunk)
-            if text:
-                sent += len(text)
-                yield {"text": text}
-    finally:
-        if pump is not None:
-            pump.stop()
-    if full is None:
-        raise run.failed(alias, Unavailable("the stream ended without a message", code="EmptyStream",
-                                            model=cfg.model_id), (time.perf_counter() - start) * 1000.0)
-    outcome = _outcome(alias, cfg.model_id, full, start)
-    if (outcome.stop_reason or "").lower() in _FILTERED_STOPS and not sent:
+        outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, run.time_left_s())
+    except CallAbandoned as late:
+        raise run.timed_out(alias, getattr(late, "elapsed_ms", (time.perf_counter() - start) * 1000.0)) from None
+    except ModelCallError as exc:
+        err = run.failed(alias, exc, getattr(exc, "elapsed_ms", (time.perf_counter() - start) * 1000.0))
+        sent = getattr(exc, "streamed_chars", 0)
+        if sent:  # too late to fall over: the caller has text from this model
+            raise StreamInterrupted(err, sent, attempts=run.attempts) from exc
+        raise err
+    if (outcome.stop_reason or "").lower() in _FILTERED_STOPS and not outcome.text:
         raise run.failed(alias, ContentFiltered(f"{alias} stopped with {outcome.stop_reason}",
                                                 code=outcome.stop_reason, model=cfg.model_id), outcome.wall_ms)
     run.cooldown.clear(alias)
@@ -514,8 +283,8 @@ def stream_with_fallbacks(
     runnable = run.fallback_chain([candidate(a) for a in order])
     try:
         for piece in runnable.stream(messages, config):
-            if "text" in piece:
-                yield {"output": piece["text"]}
+            if "output" in piece:
+                yield piece
             else:
                 yield {"outcome": piece["done"], "attempts": run.attempts}
     except run.handled():

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional, Tuple
 
-from chains.tokens import OptimizeConfig, estimate_text, tokens_config
+from chains.tokens.settings import OptimizeConfig, tokens_config
+from chains.tokens.estimator import estimate_text
 
 _EXOTIC_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")

@@ -1,6 +1,6 @@
-"""One handler request as observability sees it: keys on every line, the events, metrics, the X-Ray subsegment.
+"""One request as observability sees it: keys on every line, the events, metrics, the X-Ray subsegment.
 
-Lines (logger ``bedrock_chains.handler``, field ``event``): ``request`` (what came in: fields and sizes,
+Lines (logger ``chains.observability.scope``, field ``event``): ``request`` (what came in: fields and sizes,
 never text unless LOG_PROMPTS), ``route`` (the decision), ``fallback`` (tries that failed before the
 answer), ``result`` or ``error`` (status, model, latency, usage, cost). Model attempts are logged by the
 ``ModelCallObserver`` this scope adds to the chain's callbacks. All of it comes from the response's
@@ -14,10 +14,14 @@ import os
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
-from chains.call_observer import ModelCallObserver, _clip
-from chains.redaction import redact_obj
+from chains.config import section
+from chains.errors import ConfigError
+from chains.observability.call_observer import ModelCallObserver, clip
+from chains.observability.metrics import emit_metrics
+from chains.observability.redaction import redact_obj
+from chains.observability.setup import Observability, ObservabilityConfig, setup, take_cold_start
 
-log = logging.getLogger("bedrock_chains.handler")
+log = logging.getLogger(__name__)
 
 _TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING")
 
@@ -83,7 +87,7 @@ class RequestScope:
         if options:
             fields["options"] = redact_obj(dict(options), max_depth=4)
         if self.obs.log_prompts:
-            fields["input"] = {k: _clip(v) if isinstance(v, str) else redact_obj(v, max_depth=4)
+            fields["input"] = {k: clip(v) if isinstance(v, str) else redact_obj(v, max_depth=4)
                                for k, v in inputs.items()}
         log.info("request for chain %s", chain, extra=fields)
 
@@ -98,8 +102,6 @@ class RequestScope:
                 self._log_success(body)
             else:
                 self._log_failure(status, body)
-            from chains.observability import emit_metrics
-
             emit_metrics(self.obs, self._metric_blobs(status, body))
         except Exception:  # observability must not turn an answer into an error
             log.debug("observability failed at the end of the request", exc_info=True)
@@ -147,7 +149,7 @@ class RequestScope:
             "output_chars": len(output) if isinstance(output, str) else None,
         }
         if self.obs.log_prompts:
-            fields["output"] = _clip(output if isinstance(output, str) else str(output))
+            fields["output"] = clip(output if isinstance(output, str) else str(output))
         log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
                  extra=fields)
 
@@ -156,7 +158,7 @@ class RequestScope:
         fields = {
             "event": "error", "status": status, "error_type": error.get("type"),
             "error_class": error.get("error_class"), "code": error.get("code"),
-            "error": _clip(str(error.get("message", "")), 2000),
+            "error": clip(str(error.get("message", "")), 2000),
             "attempts": error.get("attempts") or body.get("attempts") or [],
             "usage": error.get("usage"), "cost_usd": error.get("cost_usd"),
             "latency_ms": error.get("latency_ms") or body.get("latency_ms") or _ms_since(self.started),
@@ -246,3 +248,25 @@ def _lambda_keys(context: Any) -> Dict[str, Any]:
 
 def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+def start_request(request_id: str, context: Any = None, runtime: Any = None) -> "RequestScope":
+    """The service's entry: set-up for this runtime's configuration, then a scope for one request.
+
+    ``runtime`` None: no configuration could be loaded (the service reports that error itself).
+
+    Never raises: a broken configuration leaves default observability in place and is reported as the
+    request's ``ConfigError`` by the handler (``scope.config_error``).
+    """
+    settings, config_error = (runtime.settings if runtime is not None else None), None
+    try:
+        try:
+            obs = setup(section(settings, "observability", ObservabilityConfig) if settings is not None else {})
+        except ConfigError as exc:
+            config_error = exc
+            obs = setup({})
+    except Exception:  # Powertools itself failed: serve the request without it
+        log.debug("observability set-up failed", exc_info=True)
+        obs = Observability(ObservabilityConfig(), "local")
+    return RequestScope(obs, request_id, context, settings, cold_start=take_cold_start(os.environ),
+                        config_error=config_error)

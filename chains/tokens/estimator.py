@@ -1,4 +1,4 @@
-"""Token estimates before a call, the window check every strategy uses, and the ``tokens:`` config section.
+"""Token estimates before a call and the window check every strategy uses.
 
 The local estimator needs no download and no ``transformers``: ``ceil(chars / 4)`` per ASCII text, plus 3
 per message, the same documented formula bedrock_local counts with, so plans made here are accepted or
@@ -19,12 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from chains.config import Settings, cached_section, validate_section
+from chains.config import Settings
 from chains.errors import InputTooLarge
+from chains.limits import output_reserve
 
-logger = logging.getLogger("bedrock_chains.tokens")
+logger = logging.getLogger(__name__)
 
 PER_MESSAGE_OVERHEAD = 3
 LOCAL, COUNT_TOKENS = "local", "count_tokens"
@@ -78,41 +77,30 @@ def usable_window(settings: Settings, alias: str, exact: bool = False) -> int:
     return int(cfg.context_window * (1.0 - cfg.token_margin))
 
 
-def output_tokens(settings: Settings, alias: str, requested: Optional[int] = None) -> int:
-    """The output reserve of one call: the requested max_tokens (or the model's default), capped by the model."""
-    cfg = settings.model(alias)
-    wanted = requested or cfg.params.max_tokens or cfg.max_output_tokens
-    return min(int(wanted), cfg.max_output_tokens)
-
-
 def fits(
     settings: Settings, alias: str, input_tokens: int, max_tokens: Optional[int] = None, *, exact: bool = False
 ) -> bool:
     """Whether ``input_tokens`` plus the requested output fit ``alias``'s window with its margin."""
-    cfg = settings.model(alias)
-    output = max_tokens or cfg.params.max_tokens or cfg.max_output_tokens
-    return input_tokens + output <= usable_window(settings, alias, exact)
+    return input_tokens + output_reserve(settings, alias, max_tokens) <= usable_window(settings, alias, exact)
 
 
 def input_budget(settings: Settings, alias: str, max_tokens: Optional[int] = None, *, exact: bool = False) -> int:
     """How many input tokens ``alias`` takes next to its output reserve (the largest input that ``fits``)."""
-    cfg = settings.model(alias)
-    output = max_tokens or cfg.params.max_tokens or cfg.max_output_tokens
-    return usable_window(settings, alias, exact) - output
+    return usable_window(settings, alias, exact) - output_reserve(settings, alias, max_tokens)
 
 
 def too_large(
     settings: Settings, aliases: Sequence[str], input_tokens: int, max_tokens: Optional[int] = None, what: str = "input"
 ) -> InputTooLarge:
     """The 413 that says how large the input was and what would have fitted."""
-    room = {a: input_budget(settings, a, output_tokens(settings, a, max_tokens)) for a in aliases}
+    room = {a: input_budget(settings, a, output_reserve(settings, a, max_tokens)) for a in aliases}
     best = max(room, key=room.get) if room else None
     message = f"the {what} is ~{input_tokens} tokens (estimated)"
     if best is not None:
         message += (
             f"; the most any configured model takes is ~{room[best]} input tokens ({best}: "
             f"{settings.model(best).context_window} window, {settings.model(best).token_margin:.0%} margin, "
-            f"{output_tokens(settings, best, max_tokens)} reserved for the answer)"
+            f"{output_reserve(settings, best, max_tokens)} reserved for the answer)"
         )
     return InputTooLarge(message, estimated_input_tokens=input_tokens, max_input_tokens=room)
 
@@ -196,86 +184,3 @@ def log_estimate(alias: str, model_id: str, messages: Sequence[Any], actual_inpu
             else None,
         },
     )
-
-
-# --- the ``tokens:`` section of config.yaml ---------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OptimizeConfig(_Strict):
-    """Input optimisation (chains/optimize.py); ``options.optimize`` switches it per request."""
-
-    enabled: bool = True
-    # Only inputs at least this long (estimated tokens) are touched: short ones have nothing to gain.
-    min_tokens: int = Field(default=200, ge=0)
-    normalize_whitespace: bool = True
-    dedupe_lines: bool = True
-    # Shorter lines ("---", "}", "Yes.") repeat for a reason; only longer repeated lines are dropped.
-    min_line_chars: int = Field(default=16, ge=1)
-
-
-class TokensConfig(_Strict):
-    # Map-reduce (chains/mapreduce.py): chunk size and overlap in estimated tokens; a chunk is also never
-    # larger than the smallest candidate model's window allows.
-    chunk_size: int = Field(default=8000, ge=50)
-    chunk_overlap: int = Field(default=200, ge=0)
-    max_concurrency: int = Field(default=4, ge=1, le=64)
-    # Collapse levels before giving up (each level divides the partial results by at least 2).
-    max_collapse_depth: int = Field(default=6, ge=1, le=20)
-    # Output cap for map and collapse calls (partial summaries); default: the prompt's max_tokens.
-    map_max_tokens: Optional[int] = Field(default=None, ge=1)
-    # Chat history is trimmed to the largest candidate window; this caps it lower (cost control).
-    history_max_tokens: Optional[int] = Field(default=None, ge=1)
-    optimize: OptimizeConfig = OptimizeConfig()
-
-    @model_validator(mode="after")
-    def _overlap_below_half(self) -> "TokensConfig":
-        if self.chunk_overlap * 2 > self.chunk_size:
-            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be at most half of chunk_size ({self.chunk_size})")
-        return self
-
-
-def tokens_config(settings: Settings, overrides: Optional[Dict[str, Any]] = None, where: str = "tokens") -> TokensConfig:
-    """The validated ``tokens:`` section, with per-chain ``overrides`` (a chain's ``settings``) on top."""
-    if not overrides:  # the common case, on every request (input optimisation): validated once
-        return cached_section(TokensConfig, settings.tokens, where, settings.source)
-    data = dict(settings.tokens or {})
-    data.update(overrides)
-    return validate_section(TokensConfig, data, where, settings.source)
-
-
-def price_order(settings: Settings, aliases: Sequence[str]) -> List[str]:
-    """Aliases cheapest first (input price first: long inputs are what this module plans for)."""
-    def key(a: str):
-        p = settings.model(a).price
-        return (p.input_per_1k, p.output_per_1k, list(aliases).index(a))
-
-    return sorted(aliases, key=key)
-
-
-# --- what the response says about tokens and budget ------------------------------------------------------
-def token_report(request: Any, result: Dict[str, Any]) -> Dict[str, Any]:
-    """Keys added to every response: ``optimization`` (when inputs were optimised) and ``budget`` (when
-    ``options.max_cost_usd`` was given: the ceiling, the estimate checked before spending, the actual cost)."""
-    out: Dict[str, Any] = {}
-    if getattr(request, "optimization", None):
-        out["optimization"] = request.optimization
-    ceiling = getattr(getattr(request, "options", None), "max_cost_usd", None)
-    if ceiling is not None:
-        route = result.get("route") or {}
-        actual = result.get("cost_usd")
-        budget = {
-            "max_cost_usd": ceiling,
-            "estimated_cost_usd": route.get("estimated_cost_usd"),
-            "cost_usd": actual,
-            "within_budget": None if actual is None else actual <= ceiling,
-        }
-        if actual is not None and actual > ceiling:
-            # Estimates are checked before spending; a real count above the ceiling means the margin is short.
-            logger.warning(
-                "actual cost above options.max_cost_usd",
-                extra={"max_cost_usd": ceiling, "cost_usd": actual, "estimated_cost_usd": budget["estimated_cost_usd"]},
-            )
-        out["budget"] = budget
-    return out

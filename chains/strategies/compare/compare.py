@@ -21,11 +21,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda, RunnableParallel
 from langchain_core.runnables.config import patch_config
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from chains.calls import Attempt, invoke_model
-from chains.config import validate_section
-from chains.chain import ChainOutput
+from chains.calls.bounded import CallAbandoned, run_bounded
+from chains.calls.call import Attempt, invoke_model
+from chains.chain import ChainOutput, StrategySpec
+from chains.config import Settings, StrictModel, section
 from chains.errors import (
     AllModelsFailed,
     BadRequest,
@@ -37,11 +38,12 @@ from chains.errors import (
     ModelClientError,
     to_model_error,
 )
-from chains.resilience import CallAbandoned, run_bounded
-from chains.tokens import estimate_messages, fits
-from chains.usage import call_cost, estimate_cost
+from chains.limits import call_max_tokens, requested_max_tokens
+from chains.routing.decision import eligible
+from chains.tokens.estimator import estimate_messages
+from chains.usage import call_cost
 
-logger = logging.getLogger("bedrock_chains.compare")
+logger = logging.getLogger(__name__)
 
 DEFAULT_CRITERIA = [
     "correctness: no false statements; when context is given, faithful to it",
@@ -53,11 +55,7 @@ DEFAULT_CRITERIA = [
 # --- the `compare:` section of config.yaml -----------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class JudgeSettings(_Strict):
+class JudgeSettings(StrictModel):
     # Default for options.judge (an explicit options.judge always wins).
     enabled: bool = True
     model: str = Field(min_length=1, description="Alias of the judge model.")
@@ -70,7 +68,7 @@ class JudgeSettings(_Strict):
     time_share: float = Field(default=0.25, ge=0, lt=1)
 
 
-class CompareSettings(_Strict):
+class CompareSettings(StrictModel):
     # Models compared when neither options.models nor the chain's `models` say (default: all configured).
     models: Optional[List[str]] = None
     judge: JudgeSettings
@@ -85,28 +83,26 @@ class CompareSettings(_Strict):
         return v
 
 
-def compare_settings(chain: Any) -> CompareSettings:
-    """The chain's compare settings: ``compare:`` in config.yaml overlaid with the chain's ``settings``.
+    def check_against(self, settings: Settings, where: str) -> None:
+        """``chains.config.section`` calls this: every model it names must be configured."""
+        configured = sorted(settings.models)
+        for name, alias in [("judge.model", self.judge.model)] + [("models", a) for a in self.models or []]:
+            if alias not in settings.models:
+                raise ConfigError(f"{where}.{name}: model '{alias}' is not configured "
+                                  f"(configured: {', '.join(configured)})")
 
-    Validated once per chain; a wrong key or an unknown model alias is a ConfigError naming it.
-    """
-    cached = chain.__dict__.get("_compare_settings")
-    if cached is not None:
-        return cached
+
+def compare_settings(chain: Any) -> CompareSettings:
+    """The chain's compare settings: ``compare:`` in config.yaml overlaid with the chain's ``settings``
+    (``chains.config.section``); a wrong key or an unknown model alias is a ConfigError naming it. The chain
+    keeps them (``BedrockChain.strategy_settings``)."""
     app = chain.settings
-    data: Dict[str, Any] = dict(app.compare)
     overlay = dict(chain.cfg.settings or {})
-    if isinstance(overlay.get("judge"), dict) and isinstance(data.get("judge"), dict):
-        overlay["judge"] = {**data["judge"], **overlay["judge"]}
-    data.update(overlay)
+    base = app.compare or {}
+    if isinstance(overlay.get("judge"), dict) and isinstance(base.get("judge"), dict):
+        overlay["judge"] = {**base["judge"], **overlay["judge"]}
     where = f"compare (with chains.{chain.name}.settings)" if chain.cfg.settings else "compare"
-    cs = validate_section(CompareSettings, data, where, app.source)
-    configured = sorted(app.models)
-    for name, alias in [("judge.model", cs.judge.model)] + [("models", a) for a in cs.models or []]:
-        if alias not in app.models:
-            raise ConfigError(f"{where}.{name}: model '{alias}' is not configured (configured: {', '.join(configured)})")
-    chain.__dict__["_compare_settings"] = cs
-    return cs
+    return section(app, "compare", CompareSettings, overlay, where)
 
 
 class Output(ChainOutput):
@@ -149,7 +145,7 @@ def within(deadline: Optional[float], what: str) -> Callable[[Callable[[], Any]]
 
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     app = chain.settings
-    cs = compare_settings(chain)
+    cs: CompareSettings = chain.strategy_settings()
     options = request.options
     if options.model is not None:
         raise BadRequest(
@@ -165,10 +161,13 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     entries: Dict[str, Dict[str, Any]] = {}
     branches: Dict[str, Any] = {}
     model_deadline = _model_deadline(request, judge_on, cs.judge.time_share)
+    requested = requested_max_tokens(request)
+    # The router's hard constraints (window, capabilities), one record per model; then the budget.
+    elig = eligible(app, aliases, input_tokens, requested, requires)
     for alias in aliases:
         cfg = app.model(alias)
-        max_tokens = _max_tokens(request, cfg)
-        reason = _skip_reason(app, alias, requires, input_tokens, max_tokens, options.max_cost_usd)
+        max_tokens = call_max_tokens(app, alias, requested)
+        reason = _skip_reason(app, elig.records[alias], options.max_cost_usd)
         if reason:
             entries[alias] = {"alias": alias, "model": cfg.model_id, "status": "skipped", "skip_reason": reason[1],
                               "skip_class": reason[0], "estimated_input_tokens": input_tokens}
@@ -207,7 +206,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "judge": judge,
     }
     if _storage_enabled():
-        from chains.storage import store_comparison
+        from chains.strategies.compare.storage import store_comparison
 
         result["storage"] = store_comparison(chain, request, config, result)
     return result
@@ -236,27 +235,19 @@ def _required_capabilities(prompt: Any) -> List[str]:
     return [required] if isinstance(required, str) else list(required)
 
 
-def _max_tokens(request: Any, cfg: Any) -> Optional[int]:
-    wanted = request.options.max_tokens or request.prompt.metadata.max_tokens
-    return min(wanted, cfg.max_output_tokens) if wanted else None
-
-
-def _skip_reason(app: Any, alias: str, requires: Sequence[str], input_tokens: int, max_tokens: Optional[int],
-                 max_cost: Optional[float]) -> Optional[tuple]:
-    cfg = app.model(alias)
-    missing = [c for c in requires if not getattr(cfg.capabilities, c, False)]
-    if missing:
-        return "capability", f"the prompt requires {', '.join(missing)}, which {alias} does not support"
-    output = max_tokens or cfg.params.max_tokens or cfg.max_output_tokens
-    if not fits(app, alias, input_tokens, max_tokens):
-        window = int(cfg.context_window * (1 - cfg.token_margin))
-        return "context_window", (f"~{input_tokens} input + {output} output tokens exceed {alias}'s usable window "
-                                  f"of {window} ({cfg.context_window} less a {cfg.token_margin:.0%} margin)")
-    if max_cost is not None:
-        estimate = estimate_cost(app, alias, input_tokens, output)
-        if estimate > max_cost:
-            return "budget", f"estimated cost ${estimate:.6f} (at most {output} output tokens) exceeds " \
-                             f"options.max_cost_usd ${max_cost:g}"
+def _skip_reason(app: Any, record: Any, max_cost: Optional[float]) -> Optional[tuple]:
+    """Why a model is not run (``record``: its ``chains.routing.decision.Candidate``), or None."""
+    alias = record.alias
+    if record.missing:
+        return "capability", f"the prompt requires {', '.join(record.missing)}, which {alias} does not support"
+    if not record.fits:
+        cfg = app.model(alias)
+        return "context_window", (f"~{record.input_tokens} input + {record.output} output tokens exceed {alias}'s "
+                                  f"usable window of {record.window} ({cfg.context_window} less a "
+                                  f"{cfg.token_margin:.0%} margin)")
+    if max_cost is not None and record.cost > max_cost:
+        return "budget", f"estimated cost ${record.cost:.6f} (at most {record.output} output tokens) exceeds " \
+                         f"options.max_cost_usd ${max_cost:g}"
     return None
 
 
@@ -301,7 +292,7 @@ def _branch(app: Any, alias: str, model_id: str, model: Any, call: Callable[[Cal
 def _judge(chain: Any, request: Any, cs: CompareSettings, config: RunnableConfig, messages: List[Any],
            answered: List[Dict[str, Any]], aliases: List[str], judge_on: bool) -> Dict[str, Any]:
     """The response's ``judge`` section (the judge runs with whatever time the request has left)."""
-    from chains.judge import derive_seed, run_judge
+    from chains.strategies.compare.judge import derive_seed, run_judge
 
     options = request.options
     if not judge_on:
@@ -425,3 +416,6 @@ def _storage_enabled() -> bool:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+COMPARE = StrategySpec("compare", run, None, Output, takes_prompt_option=True, settings=compare_settings)

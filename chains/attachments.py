@@ -1,15 +1,10 @@
-"""The ``routed`` and ``fallback`` strategies: the router's decision, then fallbacks along its candidates.
+"""Attachments: ``images`` and ``documents`` in a request's input, checked and appended to the prompt's messages.
 
-``routed``   chooses by constraints, budget, preference and content (chains/router.py);
-``fallback`` takes the chain's configured model list in order (still skipping models that cannot take the
-             request). Both call through chains/resilience.py, and both stream (``stream``): they fall over
-             only before the first text chunk.
-
-Attachments: a request's input may carry ``images`` and ``documents`` next to the prompt variables:
     "images":    [{"mime_type": "image/png", "data": "<base64>"}]                  (png, jpeg, gif, webp)
     "documents": [{"mime_type": "application/pdf", "name": "report", "data": "<base64>"}]
-They are appended to the last human message as content blocks, and the router only considers models whose
-``capabilities`` have ``vision`` / ``documents``.
+
+They are appended to the last human message as LangChain standard content blocks; the router only considers
+models whose ``capabilities`` have ``vision`` / ``documents`` (``chains.routing.signals``).
 """
 
 from __future__ import annotations
@@ -17,15 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Dict, Iterator, List, Mapping
+from typing import Any, Dict, List, Mapping
 
-from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import HumanMessage
 
-from chains.errors import BadRequest, ChainsError
-from chains.resilience import call_with_fallbacks, stream_with_fallbacks
-from chains.router import RouteDecision, decide, domain_preamble
+from chains.errors import BadRequest
 
+ATTACHMENT_INPUTS = ("images", "documents")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 DOCUMENT_TYPES = (
     "application/pdf", "text/csv", "application/msword",
@@ -36,57 +29,6 @@ DOCUMENT_TYPES = (
 # hyphens, parentheses and square brackets.
 MAX_IMAGES, MAX_DOCUMENTS = 20, 5
 _DOC_NAME = re.compile(r"^[A-Za-z0-9\-\(\)\[\]]+( [A-Za-z0-9\-\(\)\[\]]+)*$")
-
-
-def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
-    messages = build_messages(chain, request)
-    decision = decide(chain, request, messages, config)
-    messages = with_domain_preamble(request, messages, decision)
-    try:
-        outcome, attempts = call_with_fallbacks(
-            chain, request, decision.candidates, messages, config, max_tokens=decision.max_tokens
-        )
-    except ChainsError as exc:
-        exc.details.setdefault("route", decision.to_dict())
-        raise
-    return {
-        "output": outcome.text,
-        "model": outcome.model_id,
-        "route": {**decision.to_dict(), "answered_by": outcome.alias},
-        "attempts": attempts,
-        "stop_reason": outcome.stop_reason,
-    }
-
-
-def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[str, Any]]:
-    """``{"output": delta}`` chunks, then one dict with model, route, attempts and stop_reason."""
-    messages = build_messages(chain, request)
-    decision = decide(chain, request, messages, config)
-    messages = with_domain_preamble(request, messages, decision)
-    try:
-        for piece in stream_with_fallbacks(
-            chain, request, decision.candidates, messages, config, max_tokens=decision.max_tokens
-        ):
-            if "output" in piece:
-                yield piece
-                continue
-            outcome = piece["outcome"]
-            yield {
-                "model": outcome.model_id,
-                "route": {**decision.to_dict(), "answered_by": outcome.alias},
-                "attempts": piece["attempts"],
-                "stop_reason": outcome.stop_reason,
-            }
-    except ChainsError as exc:
-        exc.details.setdefault("route", decision.to_dict())
-        raise
-
-
-# Chains call the strategy function; the attachment keys are accepted as input next to the prompt variables.
-run.extra_inputs = ("images", "documents")  # type: ignore[attr-defined]
-
-
-# --- messages ---------------------------------------------------------------------------------------------------
 
 
 def build_messages(chain: Any, request: Any) -> List[Any]:
@@ -103,12 +45,6 @@ def build_messages(chain: Any, request: Any) -> List[Any]:
         else:
             messages.append(HumanMessage(content=blocks))
     return messages
-
-
-def with_domain_preamble(request: Any, messages: List[Any], decision: RouteDecision) -> List[Any]:
-    """Prepend the prompt file's preamble for the decided domain (``metadata.domain_preambles``), if any."""
-    preamble = domain_preamble(request.prompt, decision.domain)
-    return [SystemMessage(content=preamble), *messages] if preamble else messages
 
 
 def attachment_blocks(inputs: Mapping[str, Any]) -> List[Dict[str, Any]]:

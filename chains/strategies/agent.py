@@ -27,8 +27,10 @@ from typing import Any, Callable, Dict, List, Optional
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chains.calls import message_text
-from chains.chain import ChainOutput, ChainRequest
+from chains.calls.call import message_text
+from chains.config import StrictModel
+from chains.chain import ChainOutput, ChainRequest, StrategySpec
+from chains.limits import call_max_tokens, requested_max_tokens
 from chains.errors import (
     BadRequest,
     BudgetExceeded,
@@ -39,7 +41,7 @@ from chains.errors import (
     to_model_error,
 )
 
-logger = logging.getLogger("bedrock_chains.agent")
+logger = logging.getLogger(__name__)
 
 AGENT_STRATEGY = "agent"
 # An inner chain's errors about its input (which the agent's model wrote) go back to the model as a failed
@@ -47,8 +49,7 @@ AGENT_STRATEGY = "agent"
 TOOL_INPUT_ERRORS = (BadRequest, BudgetExceeded, InputTooLarge)
 
 
-class AgentSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AgentSettings(StrictModel):
     tools: Optional[List[str]] = Field(default=None, description="Chains offered as tools.")
     max_tool_calls: int = Field(default=3, ge=1, le=20)
     max_model_calls: Optional[int] = Field(default=None, ge=1, le=40)
@@ -157,14 +158,13 @@ def _graph(chain: Any, alias: str, settings: AgentSettings, max_tokens: Optional
     """The compiled agent for this chain and model, built once (tools and middleware are request-independent)."""
     from langchain.agents import create_agent
 
-    from chains.registry import get_chain
-
-    key = (alias, max_tokens, temperature, tuple(settings.tools or ()), settings.max_tool_calls, settings.max_model_calls)
-    cache: Dict[Any, Any] = chain.__dict__.setdefault("_agent_graphs", {})
+    key = ("agent_graph", alias, max_tokens, temperature, tuple(settings.tools or ()), settings.max_tool_calls,
+           settings.max_model_calls)
+    cache: Dict[Any, Any] = chain.memo
     graph = cache.get(key)
     if graph is None:
         model = chain.runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=temperature)
-        tools = [get_chain(name, chain.runtime).as_tool() for name in settings.tools or ()]
+        tools = [chain.runtime.chain(name).as_tool() for name in settings.tools or ()]
         graph = cache[key] = create_agent(
             model, tools, middleware=_middleware(settings), context_schema=_RunContext, name=chain.name
         )
@@ -172,15 +172,14 @@ def _graph(chain: Any, alias: str, settings: AgentSettings, max_tokens: Optional
 
 
 def run(chain: Any, request: ChainRequest, config: RunnableConfig) -> Dict[str, Any]:
-    settings = settings_for(chain)
+    settings = chain.strategy_settings()
     alias, reason = _pick_model(chain, request)
     model_cfg = chain.settings.model(alias)
     if not model_cfg.capabilities.tools:
         raise ConfigError(f"model '{alias}' cannot call tools (capabilities.tools is false)")
-    max_tokens = request.options.max_tokens or request.prompt.metadata.max_tokens
     graph = _graph(
-        chain, alias, settings,
-        min(max_tokens, model_cfg.max_output_tokens) if max_tokens else None, request.options.temperature,
+        chain, alias, settings, call_max_tokens(chain.settings, alias, requested_max_tokens(request)),
+        request.options.temperature,
     )
     messages = request.prompt.format_messages(request.inputs)
     # A configurable model pin is this chain's (like options.model): the tools keep their own models.
@@ -253,3 +252,6 @@ def _steps(messages: List[Any], settings: AgentSettings) -> tuple[List[Dict[str,
     else:
         stop = (getattr(last, "response_metadata", None) or {}).get("stopReason") or "end_turn"
     return steps, stop
+
+
+AGENT = StrategySpec("agent", run, None, Output, settings=settings_for)

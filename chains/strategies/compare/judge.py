@@ -24,12 +24,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pydantic import BaseModel, Field, create_model
 
-from chains.calls import bedrock_latency
+from chains.calls.call import bedrock_latency, message_text
 from chains.errors import ChainsError, to_model_error
-from chains.tokens import estimate_messages, fits
+from chains.tokens.estimator import estimate_messages, fits
+from chains.limits import call_max_tokens
 from chains.usage import call_cost
 
-logger = logging.getLogger("bedrock_chains.judge")
+logger = logging.getLogger(__name__)
 
 RATIONALE_MAX_CHARS = 400  # "short": longer rationales are cut in the response (the schema asks for 1-2 sentences)
 MODEL_PLACEHOLDER = "[model]"
@@ -111,7 +112,6 @@ def anonymise(text: str, names: Sequence[str]) -> str:
 
 def render_request(messages: Sequence[Any]) -> str:
     """The compared prompt as the models received it (system instructions included: they are criteria too)."""
-    from chains.calls import message_text
 
     parts = []
     for m in messages:
@@ -174,7 +174,7 @@ def run_judge(
         "answers": shown,
         "labels": ", ".join(labels),
     })
-    max_tokens = min(settings.max_tokens, cfg.max_output_tokens)
+    max_tokens = call_max_tokens(app, alias, settings.max_tokens)
     needed = estimate_messages(judge_messages)
     if not fits(app, alias, needed, max_tokens):
         result["error"] = {"type": "InputTooLarge", "message": f"the answers (~{needed} tokens) do not fit judge "

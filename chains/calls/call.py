@@ -1,13 +1,14 @@
 """One model call: invoke the shared model, time it, and turn any failure into a typed error.
 
-Every strategy calls models through here, so timing, the attempt record and error translation exist once.
+Every strategy calls models through here, so timing, the attempt record, the text of a message, Bedrock's
+latency and error translation exist once (the streamed call is ``chains.calls.stream``).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Generator, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 
@@ -61,6 +62,9 @@ class Attempt:
 
 
 def message_text(message: Any) -> str:
+    """The text of a message (or of its content): text blocks joined, tool-use and other blocks left out."""
+    if message is None:
+        return ""
     content = getattr(message, "content", message)
     if isinstance(content, str):
         return content
@@ -76,8 +80,9 @@ def message_text(message: Any) -> str:
 
 
 def bedrock_latency(message: Any) -> Optional[int]:
-    metrics = (getattr(message, "response_metadata", None) or {}).get("metrics") or {}
-    value = metrics.get("latencyMs")
+    """Bedrock's own ``latencyMs`` of an AIMessage (or of its ``response_metadata`` dict)."""
+    meta = message if isinstance(message, Mapping) else (getattr(message, "response_metadata", None) or {})
+    value = (meta.get("metrics") or {}).get("latencyMs")
     # langchain-aws gives a list [n] on invoke and an int on stream.
     if isinstance(value, list):
         value = value[0] if value else None
@@ -93,48 +98,9 @@ def invoke_model(
         message = model.invoke(messages, config=config)
         _require_content(message)
     except Exception as exc:
-        err = _typed(exc, model_id, start)
+        err = typed_error(exc, model_id, start)
         raise err from exc
-    return _logged(_outcome(alias, model_id, message, start), messages)
-
-
-async def ainvoke_model(
-    model: Any, alias: str, model_id: str, messages: List[Any], config: Optional[Mapping[str, Any]] = None
-) -> CallOutcome:
-    start = time.perf_counter()
-    try:
-        message = await model.ainvoke(messages, config=config)
-        _require_content(message)
-    except Exception as exc:
-        err = _typed(exc, model_id, start)
-        raise err from exc
-    return _logged(_outcome(alias, model_id, message, start), messages)
-
-
-def stream_model(
-    model: Any, alias: str, model_id: str, messages: List[Any], config: Optional[Mapping[str, Any]] = None
-) -> Generator[Dict[str, str], None, CallOutcome]:
-    """ConverseStream: yields ``{"output": text_delta}`` as Bedrock sends it, returns the ``CallOutcome``.
-
-    Use as ``outcome = yield from stream_model(...)`` in a strategy's ``stream``. A failure raises a typed
-    ``ModelCallError`` with ``.elapsed_ms`` and ``.streamed`` (whether text was already yielded: a fallback
-    can only take over before the first chunk).
-    """
-    start = time.perf_counter()
-    message = None
-    streamed = False
-    try:
-        for chunk in model.stream(messages, config=config):
-            message = chunk if message is None else message + chunk
-            text = message_text(chunk)
-            if text:
-                streamed = True
-                yield {"output": text}
-    except Exception as exc:
-        err = _typed(exc, model_id, start)
-        err.streamed = streamed  # type: ignore[attr-defined]
-        raise err from exc
-    return _logged(_outcome(alias, model_id, message, start), messages)
+    return logged(outcome_of(alias, model_id, message, start), messages)
 
 
 def _require_content(message: Any) -> None:
@@ -143,15 +109,15 @@ def _require_content(message: Any) -> None:
         raise Unavailable("the model returned an empty answer", code="EmptyAnswer")
 
 
-def _logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
-    # Estimate vs Bedrock's input count, logged by chains.tokens (logger bedrock_chains.tokens, no prompt text).
-    from chains.tokens import log_estimate
+def logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
+    # Estimate vs Bedrock's input count, logged by chains.tokens.estimator (no prompt text).
+    from chains.tokens.estimator import log_estimate
 
     log_estimate(outcome.alias, outcome.model_id, messages, outcome.usage["input_tokens"])
     return outcome
 
 
-def _typed(exc: BaseException, model_id: str, start: float) -> ModelCallError:
+def typed_error(exc: BaseException, model_id: str, start: float) -> ModelCallError:
     if classify(exc) == (CLIENT_ERROR, None):
         # Not an error Bedrock or botocore reported, nor one we raised: a bug (ours or a library's). It must
         # reach the handler as a 500 with its traceback in the log, not pass as the caller's 400.
@@ -161,7 +127,7 @@ def _typed(exc: BaseException, model_id: str, start: float) -> ModelCallError:
     return err
 
 
-def _outcome(alias: str, model_id: str, message: Any, start: float) -> CallOutcome:
+def outcome_of(alias: str, model_id: str, message: Any, start: float) -> CallOutcome:
     meta = getattr(message, "response_metadata", None) or {}
     return CallOutcome(
         alias=alias,

@@ -14,7 +14,7 @@ from typing import Any, Dict
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from chains.redaction import redact
+from chains.observability.redaction import redact
 
 # Keys the text format shows in front (in this order) or leaves out; the rest follow as key=value.
 _TEXT_FRONT = ("timestamp", "level")

@@ -22,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
 
-logger = logging.getLogger("bedrock_chains.storage")
+logger = logging.getLogger(__name__)
 
 BUCKET_ENV = "S3_BUCKET_NAME"
 PREFIX = "comparisons"
@@ -59,9 +59,12 @@ class ComparisonStore:
 
 def store_for(runtime: Any) -> ComparisonStore:
     """The runtime's store (one per runtime, so one S3 client per warm Lambda container)."""
-    store = runtime.__dict__.get("_comparison_store")
+    store = runtime.comparison_store
     if store is None:
-        store = runtime.__dict__.setdefault("_comparison_store", ComparisonStore(runtime.settings.region))
+        with runtime.lock:
+            if runtime.comparison_store is None:
+                runtime.comparison_store = ComparisonStore(runtime.settings.region)
+            store = runtime.comparison_store
     return store
 
 
@@ -114,12 +117,9 @@ def _usage_collector(config: Optional[Mapping[str, Any]]) -> Optional[UsageMetad
 
 
 def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = (response.get("Error") or {}).get("Code")
-        if code:
-            return str(code)
-    return type(exc).__name__
+    from chains.errors import error_code
+
+    return error_code(exc) or type(exc).__name__
 
 
 def _short(exc: BaseException) -> str:

@@ -16,10 +16,13 @@ from langchain_core.messages import HumanMessage, SystemMessage, trim_messages
 from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
-from chains.chain import ChainOutput
+from chains.calls.fallback import call_with_fallbacks, stream_with_fallbacks
+from chains.chain import ChainOutput, StrategySpec
 from chains.errors import BadRequest
-from chains.tokens import estimate_messages, input_budget, output_tokens, tokens_config, too_large
-from chains.tokenroute import Route, call, chain_candidates, choose, requested_max_tokens, stream_call
+from chains.limits import output_reserve, requested_max_tokens
+from chains.routing.decision import RouteDecision, candidates, decide
+from chains.tokens.estimator import estimate_messages, input_budget, too_large
+from chains.tokens.settings import tokens_config
 
 
 class Output(ChainOutput):
@@ -31,7 +34,7 @@ def history_room(chain: Any, request: Any) -> int:
     """Estimated input tokens the conversation may take: the largest candidate's, capped by config."""
     settings = chain.settings
     wanted = requested_max_tokens(request)
-    room = max(input_budget(settings, a, output_tokens(settings, a, wanted)) for a in chain_candidates(chain, request))
+    room = max(input_budget(settings, a, output_reserve(settings, a, wanted)) for a in candidates(chain, request))
     cap = tokens_config(settings).history_max_tokens
     return min(room, cap) if cap else room
 
@@ -49,7 +52,7 @@ def trim_history(messages: List[Any], room: int) -> List[Any]:
     )
 
 
-def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any], Dict[str, Any], Route]:
+def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any], Dict[str, Any], RouteDecision]:
     """The trimmed messages, the ``history`` report and the route for them."""
     messages = request.prompt.format_messages(request.inputs)
     conversation = [m for m in messages if not isinstance(m, SystemMessage)]
@@ -63,7 +66,7 @@ def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any]
         system_and_last = [m for m in messages if isinstance(m, SystemMessage)] + [last]
         raise too_large(
             chain.settings,
-            chain_candidates(chain, request),
+            candidates(chain, request),
             estimate_messages(system_and_last),
             requested_max_tokens(request),
             what="system prompt and last user message",
@@ -76,12 +79,12 @@ def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any]
         "trimmed": len(kept) < len(messages),
         "room_tokens": room,
     }
-    return kept, history, choose(chain, request, kept, config)
+    return kept, history, decide(chain, request, kept, config)
 
 
 def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     kept, history, route = prepare(chain, request, config)
-    outcome, attempts = call(chain, request, route, kept, config)
+    outcome, attempts = call_with_fallbacks(chain, request, route.candidates, kept, config, route.max_tokens)
     return {
         "output": outcome.text,
         "model": outcome.model_id,
@@ -95,7 +98,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
 def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[str, Any]]:
     """The same call streamed: text deltas, then the other keys of ``run``."""
     kept, history, route = prepare(chain, request, config)
-    for piece in stream_call(chain, request, route, kept, config):
+    for piece in stream_with_fallbacks(chain, request, route.candidates, kept, config, route.max_tokens):
         if "outcome" not in piece:
             yield piece
             continue
@@ -107,3 +110,6 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
             "stop_reason": outcome.stop_reason,
             "history": history,
         }
+
+
+CHAT = StrategySpec("chat", run, stream, Output)

@@ -1,11 +1,12 @@
 """Logs, metrics and traces for the service: Powertools Logger (JSON), Metrics (CloudWatch EMF), Tracer (X-Ray).
 
 Who does what:
-- Library modules log with ``logging.getLogger("bedrock_chains.<module>")`` and ``extra={...}``. Nothing is
-  configured at import; ``setup()`` (called by the handler, or by you via ``configure_logging()``) puts
-  Powertools' handler on the ``bedrock_chains`` logger, so the whole hierarchy comes out as JSON lines
-  (Lambda) or readable lines on stderr (CLI, notebook), credentials masked (``chains.redaction``).
-- ``RequestScope`` (one per handler request) stamps every line with ``request_id``, ``chain`` and
+- Library modules log with ``logging.getLogger(__name__)`` (all under the ``chains`` logger) and
+  ``extra={...}``. Nothing is configured at import; ``setup()`` (called by the service, or by you via
+  ``configure_logging()``) puts Powertools' handler on the ``chains`` logger, so the whole hierarchy comes out
+  as JSON lines (Lambda) or readable lines on stderr (CLI, notebook), credentials masked
+  (``chains.observability.redaction``).
+- ``RequestScope`` (``chains.observability.scope``, one per request) stamps every line with ``request_id``, ``chain`` and
   ``cold_start`` (and the Lambda context), adds a ``ModelCallObserver`` callback to the chain's config (one
   line and one X-Ray subsegment per model attempt), logs the request, route, fallbacks and result from
   the response, and emits one EMF blob per model involved.
@@ -23,14 +24,14 @@ import os
 import threading
 from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from chains.config import validate_section
-from chains.errors import ConfigError
-from chains.redaction import RedactionFilter, redact, redact_obj
+from chains.config import StrictModel, validate_section
+from chains.observability.redaction import RedactionFilter
 
-LOGGER_NAME = "bedrock_chains"
-log = logging.getLogger("bedrock_chains.handler")
+# The root of every library logger: each module logs through ``logging.getLogger(__name__)``.
+LOGGER_NAME = "chains"
+log = logging.getLogger(__name__)
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = ("1", "true", "yes", "on")
@@ -39,24 +40,20 @@ _TRUE = ("1", "true", "yes", "on")
 # --- configuration ---------------------------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MetricsConfig(_Strict):
+class MetricsConfig(StrictModel):
     # auto: on in Lambda, off for local runs (CLI, notebook, tests). POWERTOOLS_METRICS_DISABLED=true wins.
     enabled: Union[Literal["auto"], bool] = "auto"
     namespace: str = Field(default="BedrockChains", min_length=1, max_length=255)
 
 
-class TracingConfig(_Strict):
+class TracingConfig(StrictModel):
     # X-Ray through Powertools Tracer. Needs aws-xray-sdk; Powertools keeps it off outside Lambda.
     enabled: bool = False
     # Modules the X-Ray SDK patches (botocore: a subsegment per AWS API call); [] patches nothing.
     patch_modules: List[str] = Field(default_factory=lambda: ["botocore"])
 
 
-class ObservabilityConfig(_Strict):
+class ObservabilityConfig(StrictModel):
     service: str = Field(default="bedrock-chains", min_length=1)
     # Default INFO in Lambda, WARNING locally; LOG_LEVEL (or POWERTOOLS_LOG_LEVEL) beats this.
     log_level: Optional[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]] = None
@@ -69,7 +66,8 @@ class ObservabilityConfig(_Strict):
 
 
 def load_observability(section: Optional[Mapping[str, Any]]) -> ObservabilityConfig:
-    """Validate the ``observability:`` section; ``ConfigError`` names the bad key."""
+    """Validate an ``observability:`` section given as a mapping; ``ConfigError`` names the bad key. (A whole
+    configuration's section is read with ``chains.config.section(settings, "observability", ...)``.)"""
     return validate_section(ObservabilityConfig, dict(section or {}), "observability")
 
 
@@ -118,7 +116,7 @@ class Observability:
     def install(self) -> None:
         from aws_lambda_powertools.logging import Logger
 
-        from chains.log_format import CurrentStream, ReadableFormatter, RedactingJsonFormatter
+        from chains.observability.log_format import CurrentStream, ReadableFormatter, RedactingJsonFormatter
 
         target = logging.getLogger(LOGGER_NAME)
         _forget_powertools_state(target)
@@ -221,8 +219,9 @@ def setup(section: Optional[Mapping[str, Any]] = None, mode: Optional[str] = Non
 
 
 def _section_stamp(section: Any) -> Any:
-    # Guards the identity check against a section dict edited in place (a notebook tweaking settings).
-    return repr(section) if isinstance(section, Mapping) else section
+    # Guards the identity check against a section dict edited in place (a notebook tweaking settings); a
+    # validated section (chains.config.section) is cached per section object, so its identity is enough.
+    return repr(section) if isinstance(section, Mapping) else None
 
 
 def _setup(section: Optional[Mapping[str, Any]], mode: Optional[str],
@@ -248,8 +247,8 @@ def configure_logging(level: Optional[str] = None, *, format: str = "text", log_
 
     Add ``ModelCallObserver`` to a chain's callbacks for one line per model call::
 
-        from chains.observability import configure_logging
-        from chains.call_observer import ModelCallObserver
+        from chains.observability.setup import configure_logging
+        from chains.observability.call_observer import ModelCallObserver
         configure_logging("INFO")
         qa.invoke({...}, config={"callbacks": [ModelCallObserver(runtime.settings)]})
     """
@@ -278,7 +277,7 @@ def reset() -> None:
         _cold_start = True
 
 
-def _take_cold_start(env: Mapping[str, str]) -> bool:
+def take_cold_start(env: Mapping[str, str]) -> bool:
     global _cold_start
     with _lock:
         cold, _cold_start = _cold_start, False
@@ -286,76 +285,11 @@ def _take_cold_start(env: Mapping[str, str]) -> bool:
     return cold and env.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
 
 
-def start_request(request_id: str, context: Any = None, runtime: Any = None) -> "RequestScope":
-    """The handler's entry: set-up for this runtime's configuration, then a scope for one request.
-
-    Never raises: a broken configuration leaves default observability in place and is reported as the
-    request's ``ConfigError`` by the handler (``scope.config_error``).
-    """
-    from chains.request_scope import RequestScope
-
-    from chains.errors import ChainsError
-
-    settings, config_error = None, None
-    try:
-        if runtime is None:
-            from chains.registry import default_runtime
-
-            runtime = default_runtime()
-        settings = runtime.settings
-    except ChainsError:
-        pass  # the same error comes back from chains.get_chain, in the request's normal error path
-    try:
-        try:
-            obs = setup(settings.observability if settings is not None else {})
-        except ConfigError as exc:
-            config_error = exc
-            obs = setup({})
-    except Exception:  # Powertools itself failed: serve the request without it
-        logging.getLogger(LOGGER_NAME).debug("observability set-up failed", exc_info=True)
-        obs = Observability(ObservabilityConfig(), "local")
-    return RequestScope(obs, request_id, context, settings, cold_start=_take_cold_start(os.environ),
-                        config_error=config_error)
-
-
-def emit_metrics(obs: Observability, blobs: List[Dict[str, Any]]) -> None:
-    """Write one EMF document per blob ({dimensions, metrics: {name: (unit, value or [values])}, metadata})."""
-    if not obs.metrics_enabled or not blobs:
-        return
-    import json
-    import sys
-
-    from aws_lambda_powertools.metrics import Metrics
-    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
-
-    for blob in blobs:
-        # A provider of our own: Metrics' class-level store is shared with any Metrics the user's code has.
-        provider = AmazonCloudWatchEMFProvider(namespace=obs.namespace, service="", metric_set={}, dimension_set={},
-                                               metadata_set={}, default_dimensions={})
-        metrics = Metrics(provider=provider)
-        for name, value in blob["dimensions"].items():
-            metrics.add_dimension(name=name, value=str(value))
-        for extra_set in blob.get("dimension_sets", []):
-            provider.add_dimensions(**extra_set)
-        for name, (unit, values) in blob["metrics"].items():
-            for v in values if isinstance(values, list) else [values]:
-                metrics.add_metric(name=name, unit=unit, value=v)
-        for key, value in (blob.get("metadata") or {}).items():
-            metrics.add_metadata(key=key, value=redact_obj(value))
-        document = json.dumps(provider.serialize_metric_set(), separators=(",", ":"))
-        getattr(sys, obs.stream).write(document + "\n")
-
-
-def current() -> Optional[Observability]:
-    return _current
-
-
 __all__ = [
     "ObservabilityConfig",
     "configure_logging",
+    "force_local",
     "load_observability",
-    "redact",
     "reset",
     "setup",
-    "start_request",
 ]
