@@ -165,7 +165,7 @@ class _Run:
     def call(self, alias: str, messages: List[Any], config: RunnableConfig) -> CallOutcome:
         self.before_attempt(alias)
         cfg = self.settings.model(alias)
-        model = self.model(alias)
+        model = self.model(alias)  # built on first use (imports, client): the call gets what is left after it
         start = time.perf_counter()
         try:
             outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config),

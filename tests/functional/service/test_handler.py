@@ -9,7 +9,7 @@ import pytest
 import handler
 from chains import get_chain
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 RESPONSE_KEYS = {"ok", "chain", "output", "model", "route", "attempts", "usage", "cost_usd", "latency_ms", "request_id"}
 
 

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 from langchain_core.messages import ToolMessage
-from runnable_cases import CHAINS, sample_input, streams, total
+from helpers.runnable_cases import CHAINS, sample_input, streams, total
 
 from chains import BadRequest, get_chain
 

@@ -15,7 +15,7 @@ import handler
 from chains.chain import StrategySpec
 from chains import build_runtime, get_chain, observability
 from chains.observability.call_observer import ModelCallObserver
-from obs_helpers import HAIKU, NOVA, config_with, emf_for, events, load_event, metric_values, split_output
+from helpers.obs_helpers import HAIKU, NOVA, config_with, emf_for, events, load_event, metric_values, split_output
 
 SECRET_QUESTION = "Where does the PURPLE-GIRAFFE-7781 live?"
 

@@ -12,7 +12,7 @@ import handler
 from chains import build_runtime, get_chain
 from chains.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EVENT = json.loads((ROOT / "events" / "compare.json").read_text())
 ALL = ["nova_pro", "claude_haiku", "claude_sonnet"]
 IDS = {

@@ -1,4 +1,4 @@
-"""chains.package: the deployment zip is reproducible, holds what Lambda needs and nothing else.
+"""tools.package: the deployment zip is reproducible, holds what Lambda needs and nothing else.
 
 The fast tests build the project files alone (``--no-deps``) or install hand-made wheels from a local
 directory (``--no-index --find-links``) through the real ``pip install --platform ... --target`` path, so
@@ -68,6 +68,8 @@ def test_ships_the_service_and_only_the_allowlist(tmp_path):
     assert {e.split("/", 1)[0] for e in entries} <= ALLOWED_TOP
     assert not [e for e in entries if e.startswith(("tests/", "bedrock_local/", "benchmarks/", "notebooks/"))]
     assert not [e for e in entries if e.endswith(".env") or "/.env" in e]
+    # The builder itself is a developer tool, not part of what Lambda runs.
+    assert not [e for e in entries if e.startswith("tools/") or e.endswith("package.py")]
 
 
 def test_every_prompt_and_module_of_the_tree_is_shipped(tmp_path):
@@ -254,7 +256,7 @@ def test_no_test_tool_is_shipped():
 def test_lock_pins_every_runtime_requirement_at_the_same_version():
     lam = read_pins(ROOT / "requirements-lambda.txt")
     lock = read_pins(ROOT / "constraints-lambda.txt")
-    assert {n: lock.get(n) for n in lam} == lam, "regenerate with: python -m chains.package --update-lock"
+    assert {n: lock.get(n) for n in lam} == lam, "regenerate with: python -m tools.package --update-lock"
 
 
 # --- the full build (slow, from PyPI) --------------------------------------------------------------------------

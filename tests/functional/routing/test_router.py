@@ -380,7 +380,7 @@ def test_agreement_with_the_labelled_prompts(runtime, emulator):
     send most hard ones to the strong tier (benchmarks/routing_eval.py reports the costs)."""
     import json
 
-    rows = [json.loads(x) for x in (Path(__file__).parents[1] / "data" / "routing_labels.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (Path(__file__).parents[2] / "data" / "routing_labels.jsonl").read_text().splitlines()]
     strong = {a for a, m in runtime.settings.models.items() if m.tier == "strong"}
     hits = {"easy": 0, "hard": 0}
     for row in rows:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 import pytest
-from runnable_cases import total
+from helpers.runnable_cases import total
 
 from chains import Throttled, Unavailable, build_runtime, get_chain, load_config
 from chains.chain import BedrockChain, StrategySpec

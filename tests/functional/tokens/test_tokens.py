@@ -19,7 +19,7 @@ from chains.tokens.estimator import (
     usable_window,
 )
 from chains.limits import output_reserve as output_tokens
-from token_fixtures import converse_text, small_config, small_runtime
+from helpers.token_fixtures import converse_text, small_config, small_runtime
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bedrock_local import count_input_tokens
 from chains import ConfigError, get_chain
 from chains.strategies.map_reduce import group_sizes
 from chains.tokens.estimator import estimate_messages
-from token_fixtures import converse_text, document, small_config, small_runtime
+from helpers.token_fixtures import converse_text, document, small_config, small_runtime
 
 PROMPT_HEAD = "Summarise the following text.\n\n"
 

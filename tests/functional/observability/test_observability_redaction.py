@@ -19,7 +19,7 @@ import pytest
 import handler
 from chains import get_chain, observability
 from chains.observability.redaction import MASK, RedactionFilter, redact, redact_obj
-from obs_helpers import split_output
+from helpers.obs_helpers import split_output
 
 # Recognisable fake values with the shapes of real ones ...
 ACCESS_KEY = "ASIAFAKE0TEST0KEY123"  # temporary-credential key id: ASIA + 16

@@ -14,7 +14,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableLambda
 from pydantic import ValidationError
-from runnable_cases import CHAINS, SONNET_ID, input_fields, sample_input, streams, total
+from helpers.runnable_cases import CHAINS, SONNET_ID, input_fields, sample_input, streams, total
 
 from chains import BadRequest, UnknownModel, get_chain
 

@@ -8,7 +8,7 @@ import pytest
 import handler
 from chains import BadRequest, PromptError, get_chain
 from chains.prompts import PromptLibrary
-from token_fixtures import small_runtime
+from helpers.token_fixtures import small_runtime
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The RIE binary (the one `sam local` puts in its containers) ships inside the aws
 ``samcli/local/rapid/``; it is downloaded once (``pip download --no-deps``) and cached under
 ``~/.cache/bedrock-chains/rie``. It runs bound to 127.0.0.1 on free ports, and starts
 ``python -m awslambdaric handler.lambda_handler`` (the runtime interface client the managed Python runtimes
-use) in a task root unpacked from the zip that ``chains.package`` builds, so these tests also prove the
+use) in a task root unpacked from the zip that ``tools.package`` builds, so these tests also prove the
 package holds everything the function needs. Events are POSTed to the RIE's invoke endpoint, as Lambda's
 front end would.
 

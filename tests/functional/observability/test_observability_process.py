@@ -15,7 +15,7 @@ import threading
 import pytest
 import yaml
 
-from obs_helpers import HAIKU, NOVA, ROOT, config_with, split_output
+from helpers.obs_helpers import HAIKU, NOVA, ROOT, config_with, split_output
 
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
@@ -99,7 +99,7 @@ def test_xray_subsegment_per_model_call(tmp_path):
     assert throttled["annotations"]["error_class"] == "throttled" and throttled["annotations"]["ok"] is False
     assert throttled.get("throttle") is True and throttled["annotations"]["model"] == HAIKU
     assert answered["annotations"]["ok"] is True
-    assert answered["metadata"]["chains"]["usage"]["output_tokens"] == report["body"]["usage_by_model"][NOVA]["output_tokens"]
+    assert answered["metadata"]["bedrock_chains"]["usage"]["output_tokens"] == report["body"]["usage_by_model"][NOVA]["output_tokens"]
     assert all(s["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793" for s in models.values())
 
 

@@ -8,7 +8,7 @@ import handler
 from chains.registry import default_runtime
 from chains.strategies.compare.report import render_table
 
-EVENT = str(Path(__file__).resolve().parents[2] / "events" / "compare.json")
+EVENT = str(Path(__file__).resolve().parents[3] / "events" / "compare.json")
 
 
 @pytest.fixture
