@@ -112,12 +112,12 @@ class ModelConfig(StrictModel):
     tier: Literal["fast", "strong"] = "fast"
 
 
-Strategy = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
+StrategyName = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
 
 
 class ChainConfig(StrictModel):
     prompt: str
-    strategy: Strategy = "single"
+    strategy: StrategyName = "single"
     # single: the model; routed/fallback: the candidates in order (default: all models).
     model: Optional[str] = None
     models: Optional[List[str]] = None
