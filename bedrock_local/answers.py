@@ -218,6 +218,9 @@ def _finish(text: str, cfg: Mapping[str, Any]) -> Completion:
     return Completion([{"text": text}], stop_reason, estimate_tokens(text), stop_seq, _pieces(text))
 
 
+_MARKER = re.compile(r"\[bedrock_local · [^\]\n]{0,200}\]\s*")
+
+
 def respond(request: Mapping[str, Any], model_id: str) -> Completion:
     """The model's answer to a validated Converse-shaped request."""
     messages = request.get("messages") or []
@@ -252,6 +255,10 @@ def respond(request: Mapping[str, Any], model_id: str) -> Completion:
         for b in last_content:
             for item in b.get("toolResult", {}).get("content") or []:
                 context.append(item["text"] if "text" in item else json.dumps(item.get("json")))
+    # Earlier answers of the emulator quoted back (a map-reduce's partial summaries, a chat history) keep
+    # their marker out of the new answer: one marker per answer, and its model id never sentence-split.
+    question = _MARKER.sub("", question)
+    context = [_MARKER.sub("", c) for c in context]
     external = any(c.strip() for c in context)
     # A long last message usually carries its own context ("Context: ... Question: ...").
     own = _sentences(question)

@@ -26,7 +26,9 @@ from langchain_core.runnables.config import ensure_config, patch_config, run_in_
 from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+import chains.deadline as deadline
 from chains.config import ChainConfig, Settings
+from chains.echo import clip, clip_list
 from chains.errors import BadRequest, ChainsError
 from chains.options import Options, parse_options
 from chains.prompts import LoadedPrompt
@@ -47,13 +49,19 @@ class ChainRequest:
     started: float = field(default_factory=time.perf_counter)
     # tokens before/after input optimisation (chains/optimize.py), None when nothing was optimised
     optimization: Optional[Dict[str, Any]] = None
+    # The absolute deadline (chains.deadline): the one in force when the request was parsed (the service's,
+    # or an outer chain's for the agent's tools), narrowed by this request's own options.timeout_ms.
+    deadline_at: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if self.deadline_at is None:
+            self.deadline_at = deadline.earliest(deadline.after_ms(self.options.timeout_ms, self.started),
+                                                 deadline.current())
 
     @property
     def deadline(self) -> Optional[float]:
         """Absolute ``time.perf_counter()`` by which the request must be answered, if any."""
-        if self.options.timeout_ms is None:
-            return None
-        return self.started + self.options.timeout_ms / 1000.0
+        return self.deadline_at
 
     def remaining_ms(self) -> Optional[float]:
         d = self.deadline
@@ -219,8 +227,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             # A prompt named by the request is the caller's mistake when unknown (400), not a config error.
             available = self.runtime.prompts.names()
             if options.prompt not in available:
-                shown = options.prompt if len(options.prompt) <= 80 else options.prompt[:80] + "…"
-                raise BadRequest(f"unknown prompt {shown!r} in options.prompt; available prompts: "
+                raise BadRequest(f"unknown prompt {clip(options.prompt)!r} in options.prompt; available prompts: "
                                  f"{', '.join(available)}", field="options.prompt", available=available)
         prompt = self.prompt(options.prompt if takes_prompt else None)
         # A strategy may take inputs that are not prompt variables (routed: images, documents).
@@ -228,7 +235,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         unknown = sorted(set(inputs) - set(prompt.spec.input_variables) - set(extra_inputs))
         if unknown:
             raise BadRequest(
-                f"unknown input field(s) {', '.join(unknown)} for chain '{self.name}' "
+                f"unknown input field(s) {clip_list(unknown)} for chain '{self.name}' "
                 f"(it takes: {', '.join([*prompt.spec.input_variables, *extra_inputs])}, options)",
                 field="input",
             )
@@ -245,7 +252,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         request = self.parse(input, config)
         collector = new_collector()
         run_config = with_handler(config, collector)
-        return self._finish(request, collector, lambda: self.strategy.run(self, request, run_config))
+        with deadline.scope(request.deadline):  # every call inside (tool chains too) gets what is left
+            return self._finish(request, collector, lambda: self.strategy.run(self, request, run_config))
 
     # --- streaming -------------------------------------------------------------------------------------------
     def stream(

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from chains.echo import clip
+
 
 class ChainsError(Exception):
     status: int = 500
@@ -74,7 +76,7 @@ class UnknownModel(BadRequest):
 
     def __init__(self, name: str, available: Sequence[str]) -> None:
         super().__init__(
-            f"unknown model '{name}'; configured models: {', '.join(available)}", available=list(available)
+            f"unknown model '{clip(name)}'; configured models: {', '.join(available)}", available=list(available)
         )
 
 
@@ -91,7 +93,8 @@ class UnknownChain(ChainsError):
     type = "UnknownChain"
 
     def __init__(self, name: str, available: Sequence[str]) -> None:
-        super().__init__(f"unknown chain '{name}'; available: {', '.join(available)}", available=list(available))
+        super().__init__(f"unknown chain '{clip(name)}'; available: {', '.join(available)}",
+                         available=list(available))
 
 
 class BudgetExceeded(ChainsError):

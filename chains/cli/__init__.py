@@ -34,6 +34,10 @@ def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
     parser.add_argument("--ping", action="store_true", help="with --check: send a one-token request to each model")
     parser.add_argument("--format", choices=["json", "table"], default="json", help="output format")
     args = parser.parse_args(argv)
+    if args.ping and not args.check:
+        parser.error("--ping works only with --check (try: --check --ping)")
+    if not (args.event or args.list or args.check):
+        parser.error("nothing to do: give an event JSON file (or - for stdin), --list or --check")
 
     _load_dotenv()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -47,8 +51,14 @@ def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
 
     if args.list:
         try:
-            for item in describe_chains():
-                print(f"{item['name']:<12} {item['strategy']:<11} prompt={item['prompt']}  {item['description']}")
+            items = describe_chains()
+            # Columns as wide as their longest entry, so long chain or prompt names stay in line.
+            name_w = max((len(i["name"]) for i in items), default=0)
+            strategy_w = max((len(i["strategy"]) for i in items), default=0)
+            prompt_w = max((len(f"prompt={i['prompt']}") for i in items), default=0)
+            for item in items:
+                print(f"{item['name']:<{name_w}}  {item['strategy']:<{strategy_w}}  "
+                      f"{'prompt=' + item['prompt']:<{prompt_w}}  {item['description']}")
         except ChainsError as exc:
             print(json.dumps({"ok": False, "error": exc.to_dict()}, indent=2))
             return 1
@@ -59,9 +69,6 @@ def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
         report, ok = run_check(ping=args.ping)
         print(report)
         return 0 if ok else 1
-    if not args.event:
-        parser.print_usage(sys.stderr)
-        return 2
     try:
         event = _read_event(args.event)
     except OSError as exc:

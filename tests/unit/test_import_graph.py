@@ -16,6 +16,7 @@ PACKAGE = ROOT / "chains"
 # Lower layers never import higher ones (docs/architecture.md, "Import direction"). A module may import its
 # own layer only inside its own subpackage.
 LAYERS = [
+    ("chains.deadline", "chains.echo"),
     ("chains.errors",),
     ("chains.config",),
     ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",
