@@ -37,7 +37,7 @@ class FeatureSpec:
 
     hash_bits: int = 16  # 2**hash_bits buckets
     word_bigrams: bool = True
-    char_n: Tuple[int, ...] = (4,)  # character n-gram sizes (empty: none)
+    char_n: Tuple[int, ...] = ()  # character n-gram sizes (empty: none; each size costs ~1 crc32 per char)
     max_chars: int = 2000  # only the start of a prompt is read (the cost must not grow with the prompt)
     # Word unigrams again, hashed apart for multiple-choice and open prompts ("frustratingly easy domain
     # adaptation": a word can weigh differently in a quiz question and in a word problem).
@@ -55,44 +55,54 @@ class FeatureSpec:
                    kind_words=bool(d.get("kind_words", False)))
 
 
-def _words(*ws: str) -> "re.Pattern[str]":
-    return re.compile(r"\b(?:" + "|".join(sorted(ws, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-
-
-_CODE = re.compile(r"```|\bdef \w+\(|\bclass \w+[:(]|\w+\([^)]*\)\s*\{|\bimport \w+|;\s*$|\breturn\b|=>|::",
-                   re.MULTILINE)
-_MATH = re.compile(r"\d\s*[-+*/^=<>]\s*\d|\\frac|\^\d|\bx\^|√|\bsqrt\b|\d+%|\$\d|\d/\d|\b[a-z]\s*=\s*\d")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_CHOICE = re.compile(r"^\s*\(?[A-Da-d][.)]\s*(.*)$", re.MULTILINE)
-_NEGATION = re.compile(r"\b(?:NOT|EXCEPT|LEAST|FALSE|INCORRECT|NEVER)\b")
-_SENTENCE = re.compile(r"[.!?](?:\s|$)")
-
-_MULTISTEP = _words("step by step", "step-by-step", "first", "then", "after", "before", "each", "every", "total",
-                    "remaining", "remainder", "how many", "how much", "altogether", "twice", "half", "per",
-                    "times as", "more than", "less than", "percent")
+# Cue words, looked up per word (one dict probe per word: a regex per list cost ~30 us each). Phrases of
+# two or three words are looked up when their first word starts one.
+_MULTISTEP = ("step by step", "step-by-step", "first", "then", "after", "before", "each", "every", "total",
+              "remaining", "remainder", "how many", "how much", "altogether", "twice", "half", "per",
+              "times as", "more than", "less than", "percent")
 _TASKS = {
-    "task_write": _words("write", "compose", "draft", "essay", "poem", "story", "blog", "email", "letter"),
-    "task_explain": _words("explain", "describe", "why", "discuss", "analyze", "analyse", "compare", "evaluate"),
-    "task_solve": _words("solve", "calculate", "compute", "find", "determine", "prove", "derive", "estimate"),
-    "task_code": _words("code", "function", "program", "implement", "python", "javascript", "sql", "algorithm",
-                        "debug", "bug"),
-    "task_roleplay": _words("pretend", "imagine", "act as", "role", "you are", "as if"),
-    "task_extract": _words("extract", "list", "summarize", "summarise", "identify", "json", "table"),
+    "task_write": ("write", "compose", "draft", "essay", "poem", "story", "blog", "email", "letter"),
+    "task_explain": ("explain", "describe", "why", "discuss", "analyze", "analyse", "compare", "evaluate"),
+    "task_solve": ("solve", "calculate", "compute", "find", "determine", "prove", "derive", "estimate"),
+    "task_code": ("code", "function", "program", "implement", "python", "javascript", "sql", "algorithm",
+                  "debug", "bug"),
+    "task_roleplay": ("pretend", "imagine", "act as", "role", "you are", "as if"),
+    "task_extract": ("extract", "list", "summarize", "summarise", "identify", "json", "table"),
 }
 _DOMAINS = {
-    "dom_math": _words("equation", "integral", "derivative", "probability", "matrix", "polynomial", "theorem",
-                       "prime", "ring", "group", "field", "function", "series", "vector"),
-    "dom_science": _words("energy", "force", "molecule", "atom", "cell", "electron", "reaction", "velocity",
-                          "acid", "gene", "protein", "temperature", "charge"),
-    "dom_law": _words("court", "plaintiff", "defendant", "statute", "contract", "liability", "constitutional",
-                      "jurisdiction", "negligence", "evidence", "testimony", "law"),
-    "dom_medicine": _words("patient", "diagnosis", "symptom", "dose", "clinical", "disease", "treatment", "mg",
-                           "physician", "syndrome"),
-    "dom_finance": _words("revenue", "tax", "interest", "investment", "accounting", "price", "market", "cost",
-                          "profit", "economy", "inflation"),
-    "dom_history": _words("century", "war", "empire", "revolution", "king", "treaty", "ancient", "colonial"),
-    "dom_ethics": _words("moral", "morally", "ethical", "wrong", "philosopher", "virtue", "utilitarian"),
+    "dom_math": ("equation", "integral", "derivative", "probability", "matrix", "polynomial", "theorem",
+                 "prime", "ring", "group", "field", "function", "series", "vector"),
+    "dom_science": ("energy", "force", "molecule", "atom", "cell", "electron", "reaction", "velocity",
+                    "acid", "gene", "protein", "temperature", "charge"),
+    "dom_law": ("court", "plaintiff", "defendant", "statute", "contract", "liability", "constitutional",
+                "jurisdiction", "negligence", "evidence", "testimony", "law"),
+    "dom_medicine": ("patient", "diagnosis", "symptom", "dose", "clinical", "disease", "treatment", "mg",
+                     "physician", "syndrome"),
+    "dom_finance": ("revenue", "tax", "interest", "investment", "accounting", "price", "market", "cost",
+                    "profit", "economy", "inflation"),
+    "dom_history": ("century", "war", "empire", "revolution", "king", "treaty", "ancient", "colonial"),
+    "dom_ethics": ("moral", "morally", "ethical", "wrong", "philosopher", "virtue", "utilitarian"),
 }
+_CUE_LISTS = {"multistep": _MULTISTEP, **_TASKS, **_DOMAINS}
+_CUE_SLOT = {name: i for i, name in enumerate(_CUE_LISTS)}
+_LEXICON: Dict[str, List[int]] = {}
+_PHRASE_START: Dict[str, List[str]] = {}
+for _name, _cues in _CUE_LISTS.items():
+    for _cue in _cues:
+        _slots = _LEXICON.setdefault(_cue.replace("-", " "), [])
+        if _CUE_SLOT[_name] not in _slots:
+            _slots.append(_CUE_SLOT[_name])
+        if " " in _cue or "-" in _cue:
+            _PHRASE_START.setdefault(_cue.replace("-", " ").split(" ")[0], [])
+
+_TOKENS = re.compile(r"[a-z]+|[0-9]+(?:[.,][0-9]+)?")
+_CODE_MARKERS = ("```", "def ", "class ", "import ", "return ", "=>", "::", "{\n", ");", "#include", "</")
+_MATH = re.compile(r"[0-9]\s?[-+*/^=<>×÷]\s?[0-9]")
+_MATH_MARKERS = ("\\frac", "^", "%", "sqrt", "√", "π", "∫", "≤", "≥")
+_CHOICE = re.compile(r"^\s*\(?[A-Da-d][.)]\s*(.*)$", re.MULTILINE)
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+_NEGATIONS = ("NOT", "EXCEPT", "LEAST", "FALSE", "INCORRECT", "NEVER")
+_SENTENCE = re.compile(r"[.!?](?:\s|$)")
 
 # The dense signals, in order (the weights file stores one weight per name, by position).
 SIGNALS: Tuple[str, ...] = (
@@ -114,26 +124,41 @@ def _log_scale(n: float, top: float) -> float:
 
 def signals(text: str) -> List[float]:
     """The dense signals of ``text`` (already cut to max_chars), in ``SIGNALS`` order."""
-    n_words = text.count(" ") + 1
+    tokens = _TOKENS.findall(text.lower())
+    cues = [0] * len(_CUE_LISTS)
+    lexicon, starts = _LEXICON, _PHRASE_START
+    numbers = 0
+    for i, tok in enumerate(tokens):
+        slots = lexicon.get(tok)
+        if slots:
+            for c in slots:
+                cues[c] += 1
+        elif tok[0] <= "9":
+            numbers += 1
+        if tok in starts:  # two- and three-word cues ("how many", "step by step")
+            for phrase in (" ".join(tokens[i:i + 2]), " ".join(tokens[i:i + 3])):
+                for c in lexicon.get(phrase, ()) if " " in phrase else ():
+                    cues[c] += 1
     choices = _CHOICE.findall(text)
     numeric = sum(1 for c in choices if c.strip() and _NUMBER.fullmatch(c.strip().rstrip(".").replace(" ", "")))
     choice_len = sum(len(c) for c in choices) / len(choices) if choices else 0.0
+    maths = len(_MATH.findall(text)) + sum(1 for m in _MATH_MARKERS if m in text)
     out = [
         _log_scale(len(text), 2000),
-        _log_scale(n_words, 400),
+        _log_scale(len(tokens), 400),
         min(text.count("?"), 4) / 4.0,
-        _log_scale(len(_NUMBER.findall(text)), 20),
-        min(len(_CODE.findall(text)), 3) / 3.0,
-        min(len(_MATH.findall(text)), 4) / 4.0,
-        min(len(_MULTISTEP.findall(text)), 6) / 6.0,
+        _log_scale(numbers, 20),
+        min(sum(1 for m in _CODE_MARKERS if m in text), 3) / 3.0,
+        min(maths, 4) / 4.0,
+        min(cues[_CUE_SLOT["multistep"]], 6) / 6.0,
         _log_scale(len(_SENTENCE.findall(text)), 20),
         1.0 if len(choices) >= 3 else 0.0,
         numeric / len(choices) if len(choices) >= 3 else 0.0,
         _log_scale(choice_len, 200),
-        1.0 if _NEGATION.search(text) else 0.0,
+        1.0 if any(w in text for w in _NEGATIONS) else 0.0,
     ]
-    out += [min(len(p.findall(text)), 3) / 3.0 for p in _TASKS.values()]
-    out += [min(len(p.findall(text)), 3) / 3.0 for p in _DOMAINS.values()]
+    out += [min(cues[_CUE_SLOT[name]], 3) / 3.0 for name in _TASKS]
+    out += [min(cues[_CUE_SLOT[name]], 3) / 3.0 for name in _DOMAINS]
     open_ = 0.0 if out[_AT["choices"]] else 1.0
     out += [out[_AT[name]] * open_ for name in ("chars", "sentences", "numbers", "multistep")]
     return out
