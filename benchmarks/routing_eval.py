@@ -190,6 +190,10 @@ def labelled_section(data: Path) -> Optional[List[str]]:
             zero = sum(1 for k in ks if scores["rules"][k] == 0) / len(ks)
             print(f"   (rules score 0 on {zero:.0%} of these prompts)")
 
+    cv = (meta.get("metrics") or {}).get("cross_validated_4_fold")
+    if cv:
+        print("\n   learned, 4-fold cross-validated over all dev prompts (from tools/train_router.py, stored in the "
+              "weights file; steadier for the small sources): " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
     clean = [k for k, i in enumerate(held) if not rows[i].get("contaminated")]
     dirty = [k for k, i in enumerate(held) if rows[i].get("contaminated")]
     for label, ks in (("not contaminated", clean), ("contaminated", dirty)):
@@ -257,6 +261,7 @@ def project_section(labels: Path) -> None:
 
     cost = {"routed (rules)": 0.0, "always strongest": 0.0, "always cheapest": 0.0, "label oracle": 0.0}
     agree = {"rules": [0, 0, 0, 0], "learned": [0, 0, 0, 0]}  # agree, tp, fp, fn
+    ranked: Dict[str, List[Tuple[float, bool]]] = {"rules": [], "learned": []}
     for row in rows:
         inp = {"question": row["question"], **({"context": row["context"]} if row.get("context") else {})}
         routed = qa.invoke(inp)
@@ -267,6 +272,8 @@ def project_section(labels: Path) -> None:
         cost["always cheapest"] += cheapest["cost_usd"]
         hard = row["label"] == "hard"
         cost["label oracle"] += strongest["cost_usd"] if hard else cheapest["cost_usd"]
+        ranked["rules"].append((float(routed["route"]["score"]), hard))
+        ranked["learned"].append((learned.score(row["question"]), hard))
         for name, strong in (("rules", routed["route"]["model"] in strong_tier),
                              ("learned", learned.score(row["question"]) >= learned.threshold)):
             a = agree[name]
@@ -284,11 +291,22 @@ def project_section(labels: Path) -> None:
         (name + (f" (threshold {learned.threshold:.3f})" if name == "learned" else ""),
          f"{(a[1] + a[2]) / n:.0%}", f"{a[0] / n:.0%}", f"{a[1] / max(1, a[1] + a[3]):.0%}",
          f"{a[1] / max(1, a[1] + a[2]):.0%}") for name, a in agree.items()]))
-    print("   (the rules' keywords were written with these 80 prompts at hand; the learned model never saw them)")
+    auc = {name: _auc(pairs) for name, pairs in ranked.items()}
+    print(f"   ranking (AUC: chance a hard prompt scores above an easy one, ties 1/2): rules {auc['rules']:.2f}, "
+          f"learned {auc['learned']:.2f}")
+    print("   (the rules' keywords were written with these 80 prompts at hand; the learned model never saw them,\n"
+          "   and its training prompts are quiz and maths questions, not service questions like these)")
     result("routing_eval", "routed_cost_vs_strongest", cost["routed (rules)"] / cost["always strongest"], "ratio",
            baseline="always claude_sonnet")
     result("routing_eval", "label_accuracy_rules", agree["rules"][0] / n, "share")
     result("routing_eval", "label_accuracy_learned", agree["learned"][0] / n, "share")
+
+
+def _auc(pairs: Sequence[Tuple[float, bool]]) -> float:
+    pos = [s for s, h in pairs if h]
+    neg = [s for s, h in pairs if not h]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / max(1, len(pos) * len(neg))
 
 
 def main() -> int:

@@ -102,6 +102,26 @@ def search(rows: List[Dict[str, Any]], train_idx: List[int]) -> None:
     print(f"choice: {best[0]}, target {best[1]}, l2 {best[2]:g}, non-mmlu weight {best[3]:g}")
 
 
+def cross_validated(rows: List[Dict[str, Any]], folds: int = 4) -> Dict[str, float]:
+    """Out-of-fold APGR of the recipe over ALL rows (each prompt scored by a model trained without it).
+
+    A steadier estimate than the 25% held-out part for the small sources (MT-bench: 49 prompts in all, 12 held
+    out). Reported next to the held-out figures, never used to choose anything."""
+    prompts = [r["prompt"] for r in rows]
+    fold = [int.from_bytes(hashlib.blake2b(f"oof\0{p}".encode(), digest_size=8).digest(), "big") % folds
+            for p in prompts]
+    X = T.design(prompts, F.DEFAULT_SPEC)
+    scores = [0.0] * len(rows)
+    for f in range(folds):
+        a = [k for k in range(len(rows)) if fold[k] != f]
+        b = [k for k in range(len(rows)) if fold[k] == f]
+        y = T.target_values([rows[k]["weak_score"] for k in a], [rows[k]["strong_score"] for k in a], F.DEFAULT_TARGET)
+        w = T.fit_logistic(_subset(X, a), y, F.DEFAULT_L2, [SOURCE_WEIGHT.get(rows[k].get("source"), 1.0) for k in a])
+        for k, s in zip(b, T.decision_values(_subset(X, b), w)):
+            scores[k] = float(s)
+    return per_source(rows, list(range(len(rows))), scores)
+
+
 def main(argv: Sequence[str] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(default_data()))
@@ -127,9 +147,12 @@ def main(argv: Sequence[str] = None) -> int:
     apgr_clean = per_source(rows, [result.held_rows[k] for k in clean], [result.held_scores[k] for k in clean])
     result.document["metrics"]["validation"]["apgr_by_source"] = {k: round(v, 4) for k, v in apgr.items()}
     result.document["metrics"]["validation"]["apgr_uncontaminated"] = {k: round(v, 4) for k, v in apgr_clean.items()}
+    oof = cross_validated(rows)
+    result.document["metrics"]["cross_validated_4_fold"] = {k: round(v, 4) for k, v in oof.items()}
     out = write_weights(args.out, result.document)
     print(result.summary())
     print("held-out APGR: " + ", ".join(f"{k} {v:.3f}" for k, v in apgr.items()))
+    print("4-fold cross-validated APGR over all rows: " + ", ".join(f"{k} {v:.3f}" for k, v in oof.items()))
     print("held-out APGR without contaminated prompts: " + ", ".join(f"{k} {v:.3f}" for k, v in apgr_clean.items()))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - start:.1f} s; "
           f"data sha256 {result.document['data_sha256'][:16]}...")
