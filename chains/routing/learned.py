@@ -202,6 +202,21 @@ class LearnedScorer:
         return [(k, round(v, 4)) for k, v in ranked[:top] if v]
 
 
+_shared: Dict[str, LearnedScorer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_scorer(path: Optional[PathLike] = None) -> LearnedScorer:
+    """One scorer per weights file for the whole process (what ``decide()`` should call per request: the file
+    is read once, on the first score, not at import or configuration time)."""
+    key = str(Path(path).resolve()) if path is not None else str(DEFAULT_WEIGHTS)
+    scorer = _shared.get(key)
+    if scorer is None:
+        with _shared_lock:
+            scorer = _shared.setdefault(key, LearnedScorer(key))
+    return scorer
+
+
 def check_weights(path: PathLike) -> str:
     """One line for ``--check``: the file is usable, with what it holds (raises ConfigError if not)."""
     scorer = LearnedScorer(path).load()

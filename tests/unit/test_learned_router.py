@@ -13,8 +13,8 @@ import pytest
 
 from chains.errors import ConfigError
 from chains.routing.features import FEATURE_VERSION, SIGNALS, FeatureSpec, extract
-from chains.routing.learned import DEFAULT_WEIGHTS, LearnedScorer, check_weights, read_weights, weights_document, \
-    write_weights
+from chains.routing.learned import DEFAULT_WEIGHTS, LearnedScorer, check_weights, read_weights, shared_scorer, \
+    weights_document, write_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,3 +134,10 @@ def test_a_written_file_reads_back_to_the_same_scores(tmp_path):
     for p in PROMPTS:
         assert sa.score(p) == sb.score(p) == sm.score(p)
     assert "threshold 0.5" in check_weights(a)
+
+
+def test_one_shared_scorer_per_file(tmp_path):
+    path = write_weights(tmp_path / "w.json", small_document())
+    assert shared_scorer(path) is shared_scorer(str(path))
+    assert shared_scorer() is shared_scorer(DEFAULT_WEIGHTS)
+    assert shared_scorer(path) is not shared_scorer()
