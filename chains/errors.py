@@ -29,6 +29,7 @@ boto3 sessions.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from chains.echo import clip
@@ -309,7 +310,17 @@ def to_model_error(exc: BaseException, model: Optional[str] = None) -> ModelCall
         return exc
     error_class, code = classify(exc)
     cls = _CLASS_TYPES.get(error_class, ModelClientError)
-    return cls(error_message(exc), code=code, model=model)
+    return cls(without_urls(error_message(exc)), code=code, model=model)
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+
+
+def without_urls(text: str) -> str:
+    """``text`` with every URL replaced by ``<endpoint>``: botocore's "Could not connect to the endpoint URL:
+    "https://host/bucket/key"" reaches a response body (``error.message``, ``attempts[].message``) as what the
+    caller can act on; the URL itself (host, bucket, key) stays in the log line of the failed call."""
+    return _URL.sub("<endpoint>", text)
 
 
 # --- the only reader of botocore's ``response["Error"]`` ------------------------------------------------------

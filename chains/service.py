@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import chains.deadline as deadline
 from chains.echo import clip
-from chains.errors import BadRequest, ChainsError, InputTooLarge
+from chains.errors import BadRequest, ChainsError, ConfigError, InputTooLarge
 from chains.observability.scope import start_request
 from chains.options import parse_options
 from chains.registry import default_runtime, get_chain
@@ -169,8 +169,6 @@ def handle(event: Any, context: Any = None, runtime: Any = None) -> Tuple[int, D
             except Exception:  # a configuration failure that is not typed yet must not escape either
                 logger.exception("configuration could not be loaded", extra={"event": "config_error",
                                                                              "request_id": request_id})
-                from chains.errors import ConfigError
-
                 runtime, config_error = None, ConfigError("the configuration could not be loaded; see the logs")
         scope = start_request(request_id, context, runtime)
         if config_error is not None and scope.config_error is None:

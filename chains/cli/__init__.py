@@ -45,7 +45,7 @@ def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
     if args.ping and not args.check:
         parser.error("--ping works only with --check (try: --check --ping)")
     if not (args.event or args.list or args.check):
-        parser.error("nothing to do: give an event JSON file (or - for stdin), --list or --check")
+        parser.error("nothing to do: give an event JSON file (or - for stdin), --list, --check or 'router fit'")
 
     _load_dotenv()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

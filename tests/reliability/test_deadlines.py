@@ -24,7 +24,21 @@ import pytest
 import chains.deadline as deadline
 import handler
 from chains import get_chain
-from conftest import FakeLambdaContext
+
+
+class FakeLambdaContext:
+    """The Lambda context attributes the service reads (a local copy: ``conftest`` is ambiguous in a full run)."""
+
+    function_name = "bedrock-chains"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains"
+
+    def __init__(self, request_id: str = "req-0001", remaining_ms: int = 300_000) -> None:
+        self.aws_request_id = request_id
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
 
 ROOT = Path(__file__).resolve().parents[2]
 MARGIN_S = 1.5  # scheduling slack on a loaded 2-core runner; the models take 3 s to 60 s

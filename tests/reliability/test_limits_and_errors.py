@@ -17,7 +17,21 @@ from chains import build_runtime, get_chain
 from chains.echo import ECHO_CHARS, bounded, clip
 from chains.prompts import MAX_HISTORY_MESSAGES, PromptLibrary
 from chains.service import MAX_EVENT_BYTES
-from conftest import FakeLambdaContext
+
+
+class FakeLambdaContext:
+    """The Lambda context attributes the service reads (a local copy: ``conftest`` is ambiguous in a full run)."""
+
+    function_name = "bedrock-chains"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains"
+
+    def __init__(self, request_id: str = "req-0001", remaining_ms: int = 300_000) -> None:
+        self.aws_request_id = request_id
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
 
 ROOT = Path(__file__).resolve().parents[2]
 QA = {"chain": "qa", "input": {"question": "Which family is Nova from?", "context": "Amazon Nova is Amazon's."}}
@@ -214,3 +228,19 @@ def test_the_route_log_line_names_signals_not_the_matched_text(clean_env, lambda
     route = next(line for line in lines if line.get("event") == "route")
     assert "zyxwquux" not in json.dumps(route)
     assert route["route"]["signals"] == [s.split(" (")[0] for s in body["route"]["signals"]]
+
+
+def test_an_unreachable_endpoint_is_not_echoed_in_attempts(clean_env, lambda_context, caplog):
+    """botocore's "Could not connect to the endpoint URL: ..." reaches the body without the URL (host, path)."""
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there: connection refused, at once
+    clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    clean_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
+    rt = build_runtime(backend="bedrock", notice=False)
+    status, body = handler.handle(QA, lambda_context, runtime=rt)
+    assert status == 503 and body["error"]["type"] == "AllModelsFailed"
+    text = json.dumps(body)
+    assert f"127.0.0.1:{port}" not in text and "<endpoint>" in text
