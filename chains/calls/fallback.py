@@ -107,12 +107,6 @@ class _Run:
                                 f"attempt needs; not starting {alias}")
         return remaining / 1000.0
 
-    def time_left_s(self) -> Optional[float]:
-        """Seconds until the deadline, read right before the call (None: no deadline): whatever happened
-        since ``before_attempt`` (building the model on first use) is not given to the call twice."""
-        remaining = self.request.remaining_ms()
-        return None if remaining is None else max(0.0, remaining / 1000.0)
-
     def deadline(self, message: str) -> DeadlineExceeded:
         return DeadlineExceeded(message, attempts=self.attempts, timeout_ms=self.request.options.timeout_ms)
 
@@ -163,13 +157,12 @@ class _Run:
         return healthy + [a for a, _ in cooling]
 
     def call(self, alias: str, messages: List[Any], config: RunnableConfig) -> CallOutcome:
-        self.before_attempt(alias)
+        timeout_s = self.before_attempt(alias)
         cfg = self.settings.model(alias)
-        model = self.model(alias)  # built on first use (imports, client): the call gets what is left after it
+        model = self.model(alias)
         start = time.perf_counter()
         try:
-            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config),
-                                  self.time_left_s())
+            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
         except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
         except ModelCallError as err:
@@ -234,12 +227,12 @@ def _model_stream(run: _Run, alias: str, messages: List[Any], config: RunnableCo
     Plain dicts on purpose: Runnable streaming adds chunks with ``+``, and dicts are not addable, so nothing
     accumulates a copy of the whole stream.
     """
-    run.before_attempt(alias)
+    timeout_s = run.before_attempt(alias)
     cfg = run.settings.model(alias)
     model = run.model(alias)
     start = time.perf_counter()
     try:
-        outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, run.time_left_s())
+        outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, timeout_s)
     except CallAbandoned as late:
         raise run.timed_out(alias, getattr(late, "elapsed_ms", (time.perf_counter() - start) * 1000.0)) from None
     except ModelCallError as exc:
