@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 from chains.observability.redaction import redact_obj
 
 
-def emit_metrics(obs: Observability, blobs: List[Dict[str, Any]]) -> None:
+def emit_metrics(obs: Any, blobs: List[Dict[str, Any]]) -> None:
     """Write one EMF document per blob ({dimensions, metrics: {name: (unit, value or [values])}, metadata})."""
     if not obs.metrics_enabled or not blobs:
         return
@@ -29,7 +29,7 @@ def emit_metrics(obs: Observability, blobs: List[Dict[str, Any]]) -> None:
         for name, (unit, values) in blob["metrics"].items():
             for v in values if isinstance(values, list) else [values]:
                 metrics.add_metric(name=name, unit=unit, value=v)
-        for key, value in (blob.get("metadata") or {}).items():
-            metrics.add_metadata(key=key, value=redact_obj(value))
+        for key, value in redact_obj(blob.get("metadata") or {}).items():  # one redaction pass per blob
+            metrics.add_metadata(key=key, value=value)
         document = json.dumps(provider.serialize_metric_set(), separators=(",", ":"))
         getattr(sys, obs.stream).write(document + "\n")

@@ -73,10 +73,21 @@ def _mixed(token: str) -> bool:
     )
 
 
+# os.environ's own storage, read without encoding each name on every call (this runs for every log line).
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+_SECRET_KEYS = [os.environ.encodekey(n) for n in SECRET_ENV] if hasattr(os.environ, "encodekey") else []
+
+
 def secret_values(env: Optional[Mapping[str, str]] = None) -> List[str]:
     """The secret values currently in the environment, longest first (so a value containing another wins)."""
-    env = os.environ if env is None else env
-    values = {env.get(name, "").strip() for name in SECRET_ENV}
+    if env is None and _ENVIRON_DATA is not None and _SECRET_KEYS:
+        raw = [_ENVIRON_DATA.get(key) for key in _SECRET_KEYS]
+        if not any(raw):
+            return []
+        values = {os.environ.decodevalue(v).strip() for v in raw if v}
+    else:
+        env = os.environ if env is None else env
+        values = {env.get(name, "").strip() for name in SECRET_ENV}
     return sorted((v for v in values if len(v) >= _MIN_VERBATIM), key=len, reverse=True)
 
 
