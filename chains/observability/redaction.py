@@ -140,23 +140,34 @@ def _collect_strings(obj: Any, max_depth: int, depth: int, out: List[str]) -> bo
     """Gather every string (keys too) of a plain JSON-like structure; False for anything else or too deep."""
     if depth >= max_depth:
         return False
-    if isinstance(obj, str):
+    kind = type(obj)  # exact types first: the ABC checks below cost more than the rest of a log line's scan
+    if kind is str:
         out.append(obj)
         return True
-    if isinstance(obj, (int, float, bool)) or obj is None:
+    if kind in _SCALARS or obj is None:
         return True
-    if isinstance(obj, Mapping):
+    if kind is dict or isinstance(obj, Mapping):
         for k, v in obj.items():
-            if not isinstance(k, str) and not (isinstance(k, (int, float, bool)) or k is None):
-                return False
-            if isinstance(k, str):
+            kk = type(k)
+            if kk is str:
                 out.append(k)
+            elif not (kk in _SCALARS or k is None or isinstance(k, (int, float, bool))):
+                return False
             if not _collect_strings(v, max_depth, depth + 1, out):
                 return False
         return True
-    if isinstance(obj, (list, tuple)):
-        return all(_collect_strings(v, max_depth, depth + 1, out) for v in obj)
-    return False
+    if kind is list or kind is tuple or isinstance(obj, (list, tuple)):
+        for v in obj:
+            if not _collect_strings(v, max_depth, depth + 1, out):
+                return False
+        return True
+    if isinstance(obj, str):
+        out.append(obj)
+        return True
+    return isinstance(obj, (int, float, bool))
+
+
+_SCALARS = (int, float, bool)
 
 
 def _redact_obj(obj: Any, max_depth: int, depth: int, values: List[str]) -> Any:
