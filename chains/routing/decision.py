@@ -333,9 +333,10 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         classifier=classifier,
     )
     decision.reason = _reason(decision, settings, rs.difficulty.hard_at, domain_hits, options.fallbacks)
-    logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
-                                         "difficulty": decision.difficulty, "domain": domain,
-                                         "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
+    if logger.isEnabledFor(logging.DEBUG):  # the fields are not built for nothing on every request
+        logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
+                                             "difficulty": decision.difficulty, "domain": domain,
+                                             "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
     return decision
 
 
