@@ -197,6 +197,7 @@ def _handle(event: Any, runtime: Any, request_id: str, scope: Any, entry: float)
         timeout_ms = parse_options(parsed.options).timeout_ms if parsed.options is not None else None
         request_deadline = deadline.earliest(deadline.current(), deadline.after_ms(timeout_ms, entry))
         options = _deadline_options(parsed.options, request_deadline, entry)
+        scope.deadline_at = request_deadline
         with deadline.scope(request_deadline):
             chain = get_chain(parsed.chain, runtime)
             scope.set_chain(parsed.chain)

@@ -41,6 +41,9 @@ class RequestScope:
         self.config_error = config_error
         self.chain: Optional[str] = None
         self.started = time.perf_counter()
+        # The request's deadline once the service knows it (Lambda's and options.timeout_ms, the earlier):
+        # the tracing flush at the end gets what is left of it.
+        self.deadline_at: Optional[float] = None
         self._keys: Dict[str, Any] = {}
         self._add_keys(request_id=request_id, cold_start=cold_start, **_lambda_keys(context))
         self.tracer = obs.tracer_or_none()
@@ -233,7 +236,7 @@ class RequestScope:
         # the background thread, and a line says so.
         if not any(os.environ.get(name, "").strip().lower() in ("1", "true") for name in _TRACING_ENV):
             return
-        left = deadline.remaining_s()
+        left = deadline.remaining_s(self.deadline_at) if self.deadline_at is not None else deadline.remaining_s()
         bound = FLUSH_LIMIT_S if left is None else min(left, FLUSH_LIMIT_S)
         try:
             from langchain_core.tracers.langchain import wait_for_all_tracers

@@ -201,6 +201,9 @@ def test_the_tracing_flush_is_bounded_by_the_time_left_and_says_so(silent_endpoi
         start = time.perf_counter()
         status, body = handler.handle({"chain": "qa", "input": {"question": "q"}}, FakeLambdaContext("r1", 3500))
         print("TOOK", round(time.perf_counter() - start, 2), status, file=sys.stderr, flush=True)
+        start = time.perf_counter()  # no Lambda context: options.timeout_ms is the deadline the flush respects
+        status, body = handler.handle({"chain": "qa", "input": {"question": "q"}, "options": {"timeout_ms": 2000}})
+        print("TOOK2", round(time.perf_counter() - start, 2), status, file=sys.stderr, flush=True)
         import os
         os._exit(0)  # LangSmith's exit hook would wait for the endpoint that never answers
     """
@@ -212,3 +215,5 @@ def test_the_tracing_flush_is_bounded_by_the_time_left_and_says_so(silent_endpoi
     assert status == "200"
     assert float(took) < 3.0 + MARGIN_S + 1.0, proc.stderr[-3000:]  # + the process's first imports
     assert "LangSmith flush bounded by the request's deadline" in proc.stderr + proc.stdout
+    _, took2, status2 = next(line for line in proc.stderr.splitlines() if line.startswith("TOOK2")).split()
+    assert status2 == "200" and float(took2) < 2.0 + MARGIN_S, proc.stderr[-3000:]
