@@ -117,6 +117,7 @@ class Settings(_Strict):
     tokens: Dict[str, Any] = Field(default_factory=dict)
     compare: Dict[str, Any] = Field(default_factory=dict)
     observability: Dict[str, Any] = Field(default_factory=dict)
+    bulk: Dict[str, Any] = Field(default_factory=dict)
 
     # Where the file came from, for error messages and for resolving prompts_dir.
     source: Optional[str] = Field(default=None, exclude=True)

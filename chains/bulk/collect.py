@@ -1,0 +1,243 @@
+"""``collect``: every record's result, exactly once, streamed; ``retry_failed``: failed records again, on demand.
+
+A part (a batch job, an on-demand chunk) is collected once: its results are written to ``results/PART.jsonl``
+in one upload, then the manifest marks it collected. A collector killed at any point and started again
+finds the manifest, skips collected parts, rewrites at most the part it was on (same key: no duplicate),
+and never creates a job that has an ARN. Within a job's output, a ``recordId`` seen twice counts once, and a
+record of the job missing from the output gets a typed error (``RecordNotProcessed``), so the output holds
+every input record exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Iterator, List, Optional, Set
+
+from chains.bulk import _deps, manifest as mf
+from chains.bulk.plan import BATCH, ON_DEMAND, index_of
+from chains.bulk.records import dumps, parse_record
+from chains.bulk.results import Totals, failed, from_batch, from_on_demand
+from chains.bulk.settings import bulk_settings
+from chains.bulk.status import load_run, refresh, view, wait_manifest
+from chains.bulk.store import RunStore
+from chains.bulk.terms import terms_for
+
+logger = logging.getLogger("bedrock_chains.bulk")
+
+
+def collect(run: Any, *, runtime: Any = None, wait: bool = False, poll_seconds: Optional[float] = None,
+            progress: bool = False) -> Iterator[Dict[str, Any]]:
+    """Every record's result (parts in order: rejected, on demand, then each job). Without ``wait``, raises
+    RunNotReady (409) on reaching a job that is still running, after yielding what is ready before it."""
+    runtime, store, manifest = load_run(run, runtime)
+    if wait:
+        wait_manifest(runtime, store, manifest, poll_seconds=poll_seconds, progress=progress, timeout_s=None,
+                      default_poll=bulk_settings(runtime.settings).poll_seconds)
+    else:
+        refresh(runtime, store, manifest)
+    yield from _collect(runtime, store, manifest)
+
+
+def _collect(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    latest: Dict[int, int] = {}
+    for n, retry in enumerate(manifest.get("retries") or []):
+        for i in retry["indices"]:
+            latest[i] = n
+    for part in manifest["parts"]:
+        if not part.get("collected"):
+            if not mf.part_done(part):
+                waiting = [p["name"] for p in manifest["parts"] if not mf.part_done(p)]
+                raise _deps.RunNotReady(
+                    f"run {manifest['run']}: {len(waiting)} job(s) still running ({', '.join(waiting[:5])}); "
+                    f"collect again later, or wait", run=manifest["run"], running=waiting[:20])
+            collect_part(runtime, store, manifest, part)
+        for result in _stream(store, part):
+            if result["bulk"]["index"] not in latest:
+                yield result
+    for n, retry in enumerate(manifest.get("retries") or []):
+        for result in _stream(store, retry):
+            if latest.get(result["bulk"]["index"]) == n:
+                yield result
+
+
+def _stream(store: RunStore, part: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    for line in store.iter_lines(mf.results_key(part)):
+        yield json.loads(line)
+
+
+def collect_part(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: Dict[str, Any]) -> None:
+    if part["kind"] == BATCH:
+        lines = _batch_results(runtime, store, manifest, part)
+    elif part["kind"] == ON_DEMAND:
+        lines = _on_demand_results(runtime, store, manifest, part["indices"], part)
+    else:  # rejected: written at submit
+        return
+    store.put_lines(mf.results_key(part), (dumps(r) for r in lines))
+    part["collected"] = True
+    mf.save(store, manifest)
+
+
+def collect_all(run: Any, *, runtime: Any = None, out: Any = None, wait: bool = False,
+                poll_seconds: Optional[float] = None, progress: bool = False) -> Dict[str, Any]:
+    """Collect the whole run; write result lines to ``out`` (a path or a text file) if given; the summary."""
+    runtime, store, manifest = load_run(run, runtime)
+    totals = Totals()
+    handle = open(out, "w", encoding="utf-8") if isinstance(out, str) else out
+    try:
+        if wait:
+            wait_manifest(runtime, store, manifest, poll_seconds=poll_seconds, progress=progress, timeout_s=None,
+                          default_poll=bulk_settings(runtime.settings).poll_seconds)
+        else:
+            refresh(runtime, store, manifest)
+        for result in _collect(runtime, store, manifest):
+            totals.add(result)
+            if handle is not None:
+                handle.write(dumps(result) + "\n")
+    finally:
+        if isinstance(out, str) and handle is not None:
+            handle.close()
+    summary = {"run": manifest["run"], "chain": manifest["chain"], **totals.to_dict()}
+    if manifest.get("compare"):
+        from chains.bulk.compare import finish_compare
+
+        summary["compare"] = finish_compare(runtime, store, manifest)
+    manifest["summary"] = summary
+    mf.save(store, manifest)
+    return summary
+
+
+# --- batch parts ------------------------------------------------------------------------------------------------
+
+
+def _job_error(part: Dict[str, Any]) -> Any:
+    from botocore.exceptions import ClientError
+
+    if part.get("error"):
+        stored = dict(part["error"])
+        return _Stored(stored)
+    status = part.get("status") or "Failed"
+    message = part.get("message") or f"the batch job ended {status}"
+    return _deps.to_model_error(ClientError(
+        {"Error": {"Code": f"ModelInvocationJob{status}", "Message": f"batch job {part['name']} {status}: {message}"},
+         "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetModelInvocationJob"), part["model_id"])
+
+
+class _Stored(_deps.ChainsError):
+    """An error recorded in the manifest (a job Bedrock refused to create), replayed for each of its records."""
+
+    def __init__(self, d: Dict[str, Any]) -> None:
+        super().__init__(d.get("message", ""), **{k: v for k, v in d.items() if k not in ("type", "message", "status")})
+        self.type = d.get("type", "ModelCallError")
+        self.status = int(d.get("status", 502))
+
+
+def _output_keys(store: RunStore, part: Dict[str, Any]) -> List[str]:
+    # Bedrock writes <output uri>/<job id>/<input file>.out; find it rather than guess the job-id segment.
+    return sorted(k for k in store.list_keys(part["output"]) if k.endswith(".jsonl.out"))
+
+
+def _batch_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    ids = manifest["record_ids"]
+    terms = terms_for(runtime.settings, part["alias"]) if part["alias"] in runtime.settings.models else None
+    indices: Set[int] = set(part["indices"])
+    routes: Dict[int, Any] = {}
+    for line in store.iter_lines(part["routes"]):
+        entry = json.loads(line)
+        idx = index_of(entry.get("recordId"))
+        if idx is not None:
+            routes[idx] = entry.get("route")
+    bulk_base = {"mode": BATCH, "job": part["name"], "job_arn": part.get("arn"), "phase": part.get("phase", "answer")}
+    seen: Set[int] = set()
+    keys = _output_keys(store, part) if part.get("arn") else []
+    for key in keys:
+        for raw in store.iter_lines(key, absolute=True):
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                logger.warning("unreadable line in batch output", extra={"job": part["name"]})
+                continue
+            idx = index_of(line.get("recordId"))
+            if idx is None or idx not in indices or idx in seen:
+                continue  # not ours, or a duplicate line: each record once
+            seen.add(idx)
+            yield from_batch(ids[idx], line, terms, routes.get(idx), {**bulk_base, "index": idx})
+    missing = [i for i in part["indices"] if i not in seen]
+    if missing:
+        status = part.get("status")
+        if status in ("Completed", "PartiallyCompleted") and keys:
+            from chains.errors import Unavailable
+
+            err: Any = Unavailable(f"batch job {part['name']} ({status}) wrote no output line for this record",
+                                   code="RecordNotProcessed", model=part["model_id"])
+        else:
+            err = _job_error(part)
+        for i in missing:
+            route = {**(routes.get(i) or {}), "answered_by": None}
+            yield failed(ids[i], {**bulk_base, "index": i}, err, route)
+
+
+# --- on-demand parts --------------------------------------------------------------------------------------------
+
+
+def _records(store: RunStore, wanted: Set[int]) -> Dict[int, Any]:
+    found: Dict[int, Any] = {}
+    for n, line in enumerate(store.iter_lines("records.jsonl")):
+        if n in wanted:
+            found[n] = parse_record(line, n)
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def _on_demand_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], indices: List[int],
+                       part: Dict[str, Any], reason: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+    """Run records through the chain itself (routing, fallbacks, deadlines as on demand), bounded concurrency."""
+    chain = _deps.get_chain(manifest["chain"], runtime)
+    records = _records(store, set(indices))
+    options = manifest.get("options") or {}
+    payloads = [records[i].payload(options) for i in indices]
+    concurrency = bulk_settings(runtime.settings).on_demand_concurrency
+    values = chain.batch(payloads, config={"max_concurrency": concurrency, "run_name": f"{chain.name}.bulk"},
+                         return_exceptions=True)
+    why = reason or "; ".join(part.get("reasons") or []) or "on demand"
+    for i, value in zip(indices, values):
+        if isinstance(value, BaseException) and not isinstance(value, _deps.ChainsError):
+            logger.error("on-demand record failed", exc_info=value, extra={"index": i})
+        yield from_on_demand(records[i].record_id, value,
+                             {"mode": ON_DEMAND, "index": i, "reason": why, "part": part["name"]})
+
+
+# --- retry ------------------------------------------------------------------------------------------------------
+
+
+def retry_failed(run: Any, *, runtime: Any = None, include_rejected: bool = False) -> Dict[str, Any]:
+    """Run every failed record of a collected run again, on demand (with the chain's fallbacks); the new results
+    replace the failed ones in ``collect``. Rejected records (the caller's 400) are left out unless asked."""
+    runtime, store, manifest = load_run(run, runtime)
+    failed_idx = []
+    for result in _collect(runtime, store, manifest):
+        if not result.get("ok") and (include_rejected or result["bulk"].get("mode") != "rejected"):
+            failed_idx.append(result["bulk"]["index"])
+    retries = manifest.setdefault("retries", [])
+    if not failed_idx:
+        return {"run": manifest["run"], "retried": 0, "answered": 0, "failed": 0}
+    part = {"name": f"retry-{len(retries) + 1}", "kind": ON_DEMAND, "indices": sorted(failed_idx),
+            "records": len(failed_idx)}
+    totals = Totals()
+
+    def lines() -> Iterator[str]:
+        for r in _on_demand_results(runtime, store, manifest, part["indices"], part, reason="retry_failed"):
+            totals.add(r)
+            yield dumps(r)
+
+    store.put_lines(mf.results_key(part), lines())
+    part["collected"] = True
+    retries.append(part)
+    manifest.pop("summary", None)
+    mf.save(store, manifest)
+    return {"run": manifest["run"], "retried": totals.records, "answered": totals.answered, "failed": totals.failed,
+            "cost_usd": round(totals.cost, 6)}
+
+
+__all__ = ["collect", "collect_all", "retry_failed", "view"]

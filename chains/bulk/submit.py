@@ -1,0 +1,182 @@
+"""``submit``: plan the records, check the run's budget, write the inputs to S3, create the batch jobs.
+
+Nothing is written and no job is created when the run's estimate is over ``max_cost_usd``. Jobs are created
+with a ``clientRequestToken`` derived from the run and job name, so creating one again (a retried submit, a
+collector completing a submit that was cut short) returns the same job instead of a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+import uuid
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+from chains.bulk import _deps, manifest as mf
+from chains.bulk.plan import ON_DEMAND, REJECTED, Plan, batch_record_id, check_strategy, plan_records
+from chains.bulk.records import Record, dumps, read_records
+from chains.bulk.settings import bulk_settings, role_arn as resolve_role
+from chains.bulk.store import RunStore, bedrock_client, s3_client, split_s3
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9]+")
+
+
+def resolve_chain(chain: Any, runtime: Any = None) -> Any:
+    if isinstance(chain, str):
+        return _deps.get_chain(chain, runtime)
+    return chain
+
+
+def new_run_id(chain_name: str) -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dt%H%M%S")
+    return f"{_UNSAFE.sub('-', chain_name)[:24].strip('-') or 'run'}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def _job_name(run_id: str, alias: str, n: int) -> str:
+    # Bedrock: [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}, at most 63 characters.
+    tail = f"-{_UNSAFE.sub('-', alias)[:16].strip('-')}-{n}"
+    return (_UNSAFE.sub("-", run_id)[: 63 - len(tail)].strip("-") + tail)[:63]
+
+
+def _token(run_id: str, name: str) -> str:
+    return hashlib.sha256(f"{run_id}/{name}".encode()).hexdigest()[:64]
+
+
+def submit(
+    chain: Any,
+    records: Union[str, Iterable[Any]],
+    s3_prefix: str,
+    *,
+    options: Optional[Mapping[str, Any]] = None,
+    max_cost_usd: Optional[float] = None,
+    role_arn: Optional[str] = None,
+    run_id: Optional[str] = None,
+    runtime: Any = None,
+    models: Optional[List[str]] = None,
+) -> "mf.Run":
+    """Start a bulk run of ``chain`` over ``records`` (dicts, JSON lines, or a JSONL path) under ``s3_prefix``.
+
+    Returns the ``Run`` (``run.uri`` names it). Raises BulkUnsupported (400) for strategies that need several
+    dependent calls, BudgetExceeded (400) when the estimate is over ``max_cost_usd`` (nothing submitted),
+    BadRequest (400) for a bad prefix or run options. A compare chain runs as a bulk compare
+    (chains/bulk/compare.py): one job per model, then the judge as a second pass.
+    """
+    chain = resolve_chain(chain, runtime)
+    check_strategy(chain)
+    bucket, prefix = split_s3(s3_prefix)
+    if options is not None:
+        from chains.options import parse_options
+
+        parse_options(options)  # a bad run option is the caller's 400, not N rejected records
+    if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not float(max_cost_usd) > 0):
+        raise _deps.BadRequest("max_cost_usd must be a positive number", field="max_cost_usd")
+    recs = list(read_records(records))
+    if not recs:
+        raise _deps.BadRequest("a bulk run needs at least one record", field="records")
+    kind = "compare" if chain.cfg.strategy == "compare" else "bulk"
+    if kind == "compare":
+        from chains.bulk.compare import plan_compare
+
+        plan = plan_compare(chain, recs, options, models)
+    else:
+        plan = plan_records(chain, recs, options)
+    if max_cost_usd is not None and plan.estimate_usd > float(max_cost_usd):
+        raise _deps.BudgetExceeded(
+            f"the run would cost ~${plan.estimate_usd:.4f} (estimate at batch prices for "
+            f"{plan.summary()['batch']} batch and on-demand prices for {len(plan.on_demand)} on-demand records), "
+            f"above max_cost_usd ${float(max_cost_usd):g}; nothing was submitted",
+            estimated_cost_usd=round(plan.estimate_usd, 6), max_cost_usd=float(max_cost_usd),
+            plan=plan.summary(),
+        )
+    runtime = chain.runtime
+    role = resolve_role(chain.settings, role_arn, runtime.factory.backend)
+    if plan.jobs and not role:
+        raise _deps.BadRequest(
+            "batch jobs need a service role Bedrock can assume: set bulk.role_arn in config.yaml, "
+            "$BULK_ROLE_ARN, or --role-arn", field="role_arn")
+    run_id = run_id or new_run_id(chain.name)
+    store = RunStore(s3_client(runtime), bucket, f"{prefix}/{run_id}" if prefix else run_id)
+    manifest = _write_run(store, chain, recs, plan, options, max_cost_usd, role, run_id, kind)
+    create_jobs(runtime, store, manifest)
+    return mf.Run.from_manifest(manifest, runtime)
+
+
+def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, options: Any,
+               max_cost_usd: Any, role: Optional[str], run_id: str, kind: str) -> Dict[str, Any]:
+    store.put_lines("records.jsonl", (dumps(r.to_line()) for r in recs))
+    planned = plan.planned
+    parts: List[Dict[str, Any]] = []
+    if plan.rejected:
+        part = {"name": "rejected", "kind": REJECTED, "indices": plan.rejected, "records": len(plan.rejected)}
+        store.put_lines(mf.results_key(part), (dumps(_rejected_result(planned[i])) for i in plan.rejected))
+        part["collected"] = True
+        parts.append(part)
+    chunk = mf.ON_DEMAND_CHUNK
+    for n, start in enumerate(range(0, len(plan.on_demand), chunk), 1):
+        indices = plan.on_demand[start:start + chunk]
+        parts.append({"name": f"on-demand-{n}", "kind": ON_DEMAND, "indices": indices, "records": len(indices),
+                      "reasons": sorted({planned[i].reason for i in indices}), "collected": False})
+    counters: Dict[str, int] = {}
+    for job in plan.jobs:
+        tag = f"{job.alias}-{getattr(job, 'tag', '')}".rstrip("-")
+        counters[tag] = counters.get(tag, 0) + 1
+        name = _job_name(run_id, tag, counters[tag])
+        base = f"jobs/{name}"
+        store.put_lines(f"{base}/input.jsonl", iter(job.lines))
+        store.put_lines(f"{base}/routes.jsonl", (
+            dumps({"recordId": batch_record_id(i), "route": planned[i].route}) for i in job.indices))
+        parts.append({
+            "name": name, "kind": "batch", "alias": job.alias, "model_id": job.model_id,
+            "phase": getattr(job, "tag", "") or "answer",
+            "indices": job.indices, "records": len(job.indices), "input": f"{base}/input.jsonl",
+            "routes": f"{base}/routes.jsonl", "output": f"{base}/output/", "arn": None, "status": None,
+            "collected": False,
+        })
+        job.lines = []  # written: free the memory
+    manifest: Dict[str, Any] = {
+        "version": mf.VERSION, "kind": kind, "run": store.uri, "run_id": run_id, "chain": chain.name,
+        "created": mf.now(), "backend": chain.runtime.factory.backend, "region": chain.settings.region,
+        "role_arn": role, "options": dict(options or {}), "max_cost_usd": max_cost_usd,
+        "records": plan.records, "record_ids": [p.record_id for p in planned],
+        "plan": plan.summary(), "parts": parts, "retries": [],
+    }
+    if kind == "compare":
+        manifest["compare"] = getattr(plan, "compare", {})
+    mf.save(store, manifest)
+    return manifest
+
+
+def _rejected_result(p: Any) -> Dict[str, Any]:
+    return {"record_id": p.record_id, "ok": False, "error": p.error,
+            "bulk": {"mode": REJECTED, "reason": "refused before any model call"}}
+
+
+def create_jobs(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> int:
+    """Create every batch job of the run that has no ARN yet (idempotent); returns how many were created."""
+    bedrock = bedrock_client(runtime)
+    bs = bulk_settings(runtime.settings)
+    created = 0
+    for part in mf.batch_parts(manifest):
+        if part.get("arn") or part.get("status") == "NotCreated":
+            continue
+        try:
+            reply = bedrock.create_model_invocation_job(
+                jobName=part["name"], roleArn=manifest["role_arn"], modelId=part["model_id"],
+                clientRequestToken=_token(manifest["run_id"], part["name"]),
+                inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{store.bucket}/{store.k(part['input'])}",
+                                                       "s3InputFormat": "JSONL"}},
+                outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{store.bucket}/{store.k(part['output'])}"}},
+                timeoutDurationInHours=bs.timeout_hours,
+                modelInvocationType="Converse",
+            )
+        except Exception as exc:
+            # The job could not even be created (validation, access, quota): its records fail with that
+            # typed error at collect time; retry_failed can still run them on demand.
+            err = _deps.to_model_error(exc, part["model_id"])
+            part.update(status="NotCreated", message=err.message[:500], error={**err.to_dict(), "status": err.status})
+        else:
+            part.update(arn=reply["jobArn"], status="Submitted")
+            created += 1
+        mf.save(store, manifest)  # after each job: a restart never creates one twice
+    return created
