@@ -7,6 +7,7 @@ move bytes, so they cannot disagree about behaviour.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import re
 import threading
@@ -29,6 +30,12 @@ OPERATIONS = {
 }
 STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
 EVENTSTREAM = "application/vnd.amazon.eventstream"
+# The recent-calls log is bounded (issue 15: keeping every call leaked ~2.5 MB per 1,000 requests, and every
+# HTTP body): the last MAX_CALLS calls, each with its parsed body only if the raw body is at most
+# BODY_LIMIT bytes (keep_bodies=True keeps every body, False none, an int sets the limit).
+MAX_CALLS = 1000
+BODY_LIMIT = 16 * 1024
+MALFORMED = "Malformed input request, please reformat your input and try again."
 
 
 @dataclass
@@ -43,6 +50,8 @@ class CallRecord:
     stop_reason: str | None = None
     latency_ms: int = 0
     timestamp: float = field(default_factory=time.time)
+    # Size of the raw request body: ``body`` is None when the log did not keep it (see keep_bodies).
+    body_bytes: int = 0
 
 
 @dataclass
@@ -59,7 +68,7 @@ class Reply:
             yield self.body
 
 
-def _error_reply(err: BedrockError) -> Reply:
+def error_reply(err: BedrockError) -> Reply:
     body = json.dumps({"message": err.message}).encode()
     return Reply(err.status, {
         "Content-Type": "application/json",
@@ -71,9 +80,18 @@ def _error_reply(err: BedrockError) -> Reply:
 
 
 class Emulator:
+    """The emulator.  Batch inference (the ``bedrock`` control plane's model-invocation jobs) reads and
+    writes S3 through boto3: ``s3_client`` is a boto3 S3 client or a zero-argument factory returning one,
+    ``s3_endpoint_url`` a shortcut for a client on that endpoint; by default boto3's usual configuration
+    applies (so ``AWS_ENDPOINT_URL_S3`` works).  ``batch_seconds`` is how long each job phase lasts
+    (default ``$BEDROCK_LOCAL_BATCH_SECONDS`` or 0.05 s: seconds, not hours).  ``max_calls`` and
+    ``keep_bodies`` bound the recent-calls log."""
+
     def __init__(self, profiles: Mapping[str, ModelProfile] | str | None = None,
                  faults: Iterable[FaultRule] | None = None, seed: int = 0,
-                 latency_scale: float = 0.0):
+                 latency_scale: float = 0.0, *, max_calls: int = MAX_CALLS,
+                 keep_bodies: bool | int = BODY_LIMIT, s3_client: Any = None,
+                 s3_endpoint_url: str | None = None, batch_seconds: float | None = None):
         # A path (str/Path) to config.yaml is accepted too, for convenience.
         if profiles is None or isinstance(profiles, Mapping):
             self.profiles = dict(profiles) if profiles is not None else load_profiles(None)
@@ -84,22 +102,29 @@ class Emulator:
         self.faults = FaultSet(faults, seed=seed)
         self.seed = seed
         self.latency_scale = latency_scale
-        self._calls: list[CallRecord] = []
+        self._calls: collections.deque[CallRecord] = collections.deque(maxlen=max(0, int(max_calls)))
         self._calls_lock = threading.Lock()
+        self.keep_bodies = keep_bodies
+        from .batch import BatchJobs  # no boto3 here: S3 is reached only when a job runs
+
+        self.batch = BatchJobs(self, s3_client=s3_client, s3_endpoint_url=s3_endpoint_url,
+                               seconds=batch_seconds)
 
     # ----------------------------------------------------------------- faults / records
     def add_fault(self, model: str = "*", error: str | None = None, rate: float | None = None,
                   first_n: int | None = None, latency_ms: float = 0,
                   stream_cut_after: int | None = None, malformed: bool = False,
-                  message: str | None = None, empty: bool = False) -> FaultRule:
+                  message: str | None = None, empty: bool = False,
+                  operation: str | None = None) -> FaultRule:
         return self.faults.add(FaultRule(model, error, rate, first_n, latency_ms,
-                                         stream_cut_after, malformed, message, empty))
+                                         stream_cut_after, malformed, message, empty, operation))
 
     def clear_faults(self) -> None:
         self.faults.clear()
 
     @property
     def calls(self) -> list[CallRecord]:
+        """A snapshot of the recent-calls log, oldest first (at most ``max_calls`` entries)."""
         with self._calls_lock:
             return list(self._calls)
 
@@ -115,7 +140,17 @@ class Emulator:
         with self._calls_lock:
             self._calls.clear()
 
-    def _record(self, rec: CallRecord) -> None:
+    def _keeps(self, size: int) -> bool:
+        keep = self.keep_bodies
+        if keep is True or keep is False:
+            return keep
+        return size <= int(keep)
+
+    def _record(self, rec: CallRecord, raw: bytes | None = None) -> None:
+        if raw is not None:
+            rec.body_bytes = len(raw)
+            if not self._keeps(len(raw)):
+                rec.body = None
         with self._calls_lock:
             self._calls.append(rec)
 
@@ -125,10 +160,10 @@ class Emulator:
 
         return attach(self, client)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0):
+    def serve(self, host: str = "127.0.0.1", port: int = 0, idle_timeout: float | None = None):
         from .server import LocalServer
 
-        return LocalServer(self, host, port)
+        return LocalServer(self, host, port, idle_timeout=idle_timeout)
 
     # ----------------------------------------------------------------- request handling
     def _sleep(self, ms: float, scaled: bool = True) -> None:
@@ -137,45 +172,68 @@ class Emulator:
             time.sleep(seconds)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        parsed = urllib.parse.urlsplit(path)
-        m = _PATH.match(parsed.path)
-        if method != "POST" or not m:
-            return _error_reply(BedrockError("UnknownOperationException",
-                                             "Unknown operation", status=404))
-        operation = OPERATIONS[m.group("action")]
-        model_id = urllib.parse.unquote(m.group("model"))
+        """Answer one request; never raises (a bug answers 500, a body of the wrong shape 400)."""
+        try:
+            parsed = urllib.parse.urlsplit(path)
+            lowered = {k.lower(): v for k, v in headers.items()}
+            reply = self.batch.route(method, parsed.path, parsed.query, lowered, body)
+            if reply is not None:
+                return reply
+            m = _PATH.match(parsed.path)
+            if method != "POST" or not m:
+                return error_reply(BedrockError("UnknownOperationException",
+                                                "Unknown operation", status=404))
+            operation = OPERATIONS[m.group("action")]
+            model_id = urllib.parse.unquote(m.group("model"))
+            return self.run_operation(operation, model_id, lowered, body)[0]
+        except Exception:  # noqa: BLE001 - the caller gets an answer, never a dropped connection
+            return error_reply(BedrockError("InternalServerException"))
+
+    def run_operation(self, operation: str, model_id: str, headers: Mapping[str, str], body: bytes,
+                      pace: bool = True, fault_operation: str | None = None) -> tuple[Reply, CallRecord]:
+        """One runtime operation on raw body bytes: what the wire path and batch records share.
+
+        ``pace=False`` skips every sleep (batch records are not paced like on-demand calls);
+        ``fault_operation`` is "batch_record" for batch records, so rules scoped to it apply.
+        """
         rec = CallRecord(operation, model_id, None)
         try:
             rec.body = json.loads(body or b"{}")
         except ValueError:
             rec.body = body
-        lowered = {k.lower(): v for k, v in headers.items()}
+        parsed_body = rec.body
         try:
-            if "authorization" not in lowered:
+            if "authorization" not in headers:
                 # What Bedrock answers to a request with no SigV4 / bearer Authorization.
                 raise BedrockError("AccessDeniedException", "Authorization header is missing")
-            if not isinstance(rec.body, dict):
-                raise validation.validation("Malformed input request, please reformat your "
-                                            "input and try again.")
+            if not isinstance(parsed_body, dict) or _lone_surrogate(body, parsed_body):
+                raise validation.validation(MALFORMED)
             profile = resolve(model_id, self.profiles)
-            decision = self.faults.decide(model_id, profile)
-            if decision.latency_ms:
+            decision = self.faults.decide(model_id, profile, fault_operation)
+            if decision.latency_ms and pace:
                 self._sleep(decision.latency_ms, scaled=False)
             if decision.error and not (operation in STREAMING and decision.stream_cut_after is not None
                                        and decision.error in STREAMABLE):
                 raise BedrockError(decision.error, decision.message)
             if profile is None:
                 raise validation.unknown_model()
-            reply = self._dispatch(operation, model_id, profile, rec, decision, lowered)
+            try:
+                reply = self._dispatch(operation, model_id, profile, rec, decision, headers, pace)
+            except BedrockError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+                # JSON of the wrong shape (a list where an object belongs, a lone surrogate that
+                # cannot be encoded, ...): Bedrock answers 400, never a dropped connection.
+                raise validation.validation(MALFORMED) from exc
         except BedrockError as err:
             rec.error, rec.status = err.code, err.status
-            self._record(rec)
-            return _error_reply(err)
-        self._record(rec)
-        return reply
+            self._record(rec, body)
+            return error_reply(err), rec
+        self._record(rec, body)
+        return reply, rec
 
     def _dispatch(self, operation: str, model_id: str, profile: ModelProfile, rec: CallRecord,
-                  decision: faults_mod.Decision, headers: Mapping[str, str]) -> Reply:
+                  decision: faults_mod.Decision, headers: Mapping[str, str], pace: bool = True) -> Reply:
         if operation == "CountTokens":
             request = _count_tokens_request(rec.body, profile)
             rec.input_tokens = validation.validate(request, profile)
@@ -194,11 +252,13 @@ class Emulator:
         latency = int(round(profile.latency_ms(completion.output_tokens) + decision.latency_ms))
         rec.latency_ms = latency
         if operation == "Converse":
-            self._sleep(profile.latency_ms(completion.output_tokens))
+            if pace:
+                self._sleep(profile.latency_ms(completion.output_tokens))
             return _json_reply(converse.converse_body(completion, rec.input_tokens, latency),
                                decision.malformed)
         if operation == "InvokeModel":
-            self._sleep(profile.latency_ms(completion.output_tokens))
+            if pace:
+                self._sleep(profile.latency_ms(completion.output_tokens))
             out = providers.invoke_body(fmt, completion, rec.input_tokens, model_id)
             reply = _json_reply(out, decision.malformed)
             reply.headers.update(providers.invoke_headers(completion, rec.input_tokens, latency))
@@ -237,6 +297,17 @@ class Emulator:
                 yield eventstream.encode_event(etype, json.dumps(payload).encode()[:-7], raw=True)
                 continue
             yield eventstream.encode_event(etype, payload)
+
+
+def _lone_surrogate(raw: bytes, parsed: Any) -> bool:
+    """True when the JSON escapes a lone UTF-16 surrogate (invalid Unicode: Bedrock answers 400)."""
+    if b"\\ud" not in raw.lower():  # cheap test first: only escaped surrogates can produce one
+        return False
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_reply(payload: Any, malformed: bool) -> Reply:

@@ -7,6 +7,13 @@ an error answer, a malformed body, an empty answer, or a stream cut after K even
 
 JSON form (BEDROCK_LOCAL_FAULTS or --faults): a list of objects with the same keys as
 FaultRule, e.g. [{"model": "haiku", "error": "ThrottlingException", "first_n": 2}].
+
+Batch inference: a rule without ``operation`` applies to on-demand calls and to each batch
+record (records run through the same handling); ``operation: "batch_record"`` applies only
+to batch records (the record's output line carries the error); ``operation: "batch_job"``
+applies once per job as it starts running: ``ModelTimeoutException`` means the job ran out
+of time (PartiallyCompleted: half the records are processed), any other error fails the
+whole job with the rule's message.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from .errors import STATUS
 from .profiles import ModelProfile
 
 ENV_VAR = "BEDROCK_LOCAL_FAULTS"
+OPERATIONS = ("batch_record", "batch_job")
 
 
 @dataclass
@@ -35,6 +43,8 @@ class FaultRule:
     message: str | None = None
     # The model answers, but with no content at all (content [], 0 output tokens, end_turn).
     empty: bool = False
+    # None: on-demand calls and batch records; "batch_record" or "batch_job": only those (see above).
+    operation: str | None = None
     # Runtime state: how many matching calls this rule has seen, and its own RNG so
     # adding a rule never changes the random sequence of another.
     seen: int = field(default=0, init=False, compare=False, repr=False)
@@ -45,6 +55,14 @@ class FaultRule:
             raise ValueError(f"unknown Bedrock error code {self.error!r}; known: {sorted(STATUS)}")
         if self.rate is not None and not 0.0 <= self.rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        if self.operation is not None and self.operation not in OPERATIONS:
+            raise ValueError(f"unknown fault operation {self.operation!r}; known: {list(OPERATIONS)}")
+
+    def applies_to(self, operation: str | None) -> bool:
+        """``operation`` is None for an on-demand call, else "batch_record" or "batch_job"."""
+        if self.operation is None:
+            return operation != "batch_job"
+        return self.operation == operation
 
     def matches(self, requested_id: str, profile: ModelProfile | None) -> bool:
         if self.model in ("*", "", None):
@@ -120,11 +138,13 @@ class FaultSet:
         with self._lock:
             self.rules.clear()
 
-    def decide(self, requested_id: str, profile: ModelProfile | None) -> Decision:
+    def decide(self, requested_id: str, profile: ModelProfile | None,
+               operation: str | None = None) -> Decision:
         d = Decision()
         with self._lock:
             for rule in self.rules:
-                if not rule.matches(requested_id, profile) or not rule.fires():
+                if (not rule.applies_to(operation) or not rule.matches(requested_id, profile)
+                        or not rule.fires()):
                     continue
                 d.latency_ms += rule.latency_ms or 0
                 if rule.error and d.error is None:
