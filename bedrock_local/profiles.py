@@ -1,8 +1,12 @@
-"""Model profiles: what each emulated model accepts and how fast it answers.
+"""Model profiles: the config.yaml view of a model (limits, capabilities, latency).
 
 The emulator and the service read the same ``models:`` section of config.yaml, so a
 limit enforced here is the limit the service plans for.  The defaults below mirror
 that file so ``python -m bedrock_local`` works without it.
+
+The model catalogue (catalogue.py / catalogue.json) is the source of truth for which
+models exist; a ModelProfile is one config.yaml entry laid over a catalogue entry
+(``to_catalogue_extra`` / ``ModelProfile.from_entry`` convert between the two).
 """
 from __future__ import annotations
 
@@ -31,6 +35,20 @@ class ModelProfile:
 
     def latency_ms(self, output_tokens: int) -> float:
         return self.first_token_ms + self.per_token_ms * output_tokens
+
+    @classmethod
+    def from_entry(cls, entry: Any) -> "ModelProfile":
+        """The profile view of a catalogue ModelEntry."""
+        caps = entry.capabilities
+        return cls(entry.alias or entry.id, entry.id, entry.context_window, entry.max_output_tokens,
+                   caps.vision, caps.tools, caps.documents, entry.first_token_ms, entry.per_token_ms)
+
+    def as_config(self) -> dict[str, Any]:
+        """The config.yaml ``models:`` entry this profile stands for."""
+        return {"model_id": self.model_id, "context_window": self.context_window,
+                "max_output_tokens": self.max_output_tokens,
+                "capabilities": {"vision": self.vision, "tools": self.tools, "documents": self.documents},
+                "latency": {"first_token_ms": self.first_token_ms, "per_token_ms": self.per_token_ms}}
 
 
 DEFAULT_PROFILES: dict[str, ModelProfile] = {
@@ -106,3 +124,17 @@ def resolve(model_id: str, profiles: Mapping[str, ModelProfile]) -> ModelProfile
         return profiles[mid]
     base = _GEO_PREFIX.sub("", mid, count=1)
     return profiles.get(base)
+
+
+def to_catalogue_extra(profiles: Mapping[str, ModelProfile]) -> dict[str, dict[str, Any]]:
+    """Profiles as config.yaml ``models:`` entries, for ``catalogue.load_catalogue(extra)``."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in profiles.values():
+        key = p.alias if p.alias not in out else p.model_id
+        out[key] = p.as_config()
+    return out
+
+
+def profiles_from_catalogue(catalogue: Any) -> dict[str, ModelProfile]:
+    """Every catalogue entry as a ModelProfile, keyed by model id."""
+    return {e.id: ModelProfile.from_entry(e) for e in catalogue.entries()}
