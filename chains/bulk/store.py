@@ -71,7 +71,9 @@ def bedrock_client(runtime: Any) -> Any:
                 kwargs["endpoint_url"] = f"https://bedrock.{region}.amazonaws.com"
             client = boto3.session.Session().client("bedrock", **kwargs)
             if factory.backend == "local":
-                factory.emulator.attach(client)
+                from bedrock_local.batch import attach_control_plane
+
+                attach_control_plane(factory.emulator, client)
             cache["bedrock"] = client
         return cache["bedrock"]
 

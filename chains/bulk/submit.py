@@ -39,6 +39,11 @@ def _job_name(run_id: str, alias: str, n: int) -> str:
     return (_UNSAFE.sub("-", run_id)[: 63 - len(tail)].strip("-") + tail)[:63]
 
 
+# Bedrock's refusal for a model without batch inference: "Batch inference is not supported for the requested
+# model" (quoted in stdapi-ai/stdapi.ai issue 292; bedrock_local/batch.py answers the same).
+_NO_BATCH_MARKERS = ("batch inference is not supported", "does not support batch")
+
+
 def _token(run_id: str, name: str) -> str:
     return hashlib.sha256(f"{run_id}/{name}".encode()).hexdigest()[:64]
 
@@ -171,10 +176,18 @@ def create_jobs(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> int:
                 modelInvocationType="Converse",
             )
         except Exception as exc:
-            # The job could not even be created (validation, access, quota): its records fail with that
-            # typed error at collect time; retry_failed can still run them on demand.
             err = _deps.to_model_error(exc, part["model_id"])
-            part.update(status="NotCreated", message=err.message[:500], error={**err.to_dict(), "status": err.status})
+            if any(m in err.message.lower() for m in _NO_BATCH_MARKERS):
+                # Bedrock says the model takes no batch jobs (the catalogue thought it did): its records run on
+                # demand instead, and the run says why.
+                why = f"Bedrock refused a batch job for {part['alias']}: {err.message[:200]}; run on demand"
+                part.update(kind=ON_DEMAND, reasons=[why], refused=err.code)
+                manifest["plan"].setdefault("on_demand_reasons", {})[part["alias"]] = why
+            else:
+                # The job could not be created (access, quota, a bad bucket ...): its records fail with that
+                # typed error at collect time; retry_failed can still run them on demand.
+                part.update(status="NotCreated", message=err.message[:500],
+                            error={**err.to_dict(), "status": err.status})
         else:
             part.update(arn=reply["jobArn"], status="Submitted")
             created += 1

@@ -1,0 +1,57 @@
+"""A runtime on the in-process emulator whose batch jobs read and write a real S3 API server on loopback.
+
+S3 is moto in server mode (``s3_server`` in tests/conftest.py); the service and the emulator both reach it through
+boto3's usual configuration (``AWS_ENDPOINT_URL_S3``), as a deployment would reach S3.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    # TEMPORARY until tests/conftest.py (emu-batch) provides it.
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bulk_env(clean_env, s3_server):
+    """(runtime, s3 client, "s3://bucket/runs"): a fresh bucket; jobs run fast (time scale 0.02 s a phase)."""
+    import boto3
+
+    clean_env.setenv("AWS_ENDPOINT_URL_S3", s3_server)
+    clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    clean_env.setenv("AWS_REGION", "us-east-1")
+    clean_env.setenv("BEDROCK_LOCAL_BATCH_SECONDS", "0.02")
+    from chains import build_runtime
+
+    runtime = build_runtime(backend="local", notice=False)
+    s3 = boto3.session.Session().client("s3", region_name="us-east-1")
+    bucket = f"bulk-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket)
+    return runtime, s3, f"s3://{bucket}/runs"
+
+
+def questions(n: int, start: int = 0, **extra):
+    """n easy questions as bulk records (the router sends them to the fast tier: claude_haiku)."""
+    return [{"record_id": f"q{i}", "input": {"question": f"What is the capital of country number {i}?"}, **extra}
+            for i in range(start, start + n)]
+
+
+def create_calls(runtime) -> int:
+    return sum(1 for c in runtime.factory.emulator.calls if c.operation == "CreateModelInvocationJob")
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1, default=str)[:3000]
