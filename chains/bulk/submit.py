@@ -154,7 +154,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
 
 def _rejected_result(p: Any) -> Dict[str, Any]:
     return {"record_id": p.record_id, "ok": False, "error": p.error,
-            "bulk": {"mode": REJECTED, "reason": "refused before any model call"}}
+            "bulk": {"mode": REJECTED, "index": p.index, "reason": "refused before any model call"}}
 
 
 def create_jobs(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> int:

@@ -50,8 +50,30 @@ def questions(n: int, start: int = 0, **extra):
 
 
 def create_calls(runtime) -> int:
-    return sum(1 for c in runtime.factory.emulator.calls if c.operation == "CreateModelInvocationJob")
+    """Jobs the emulator has created (ListModelInvocationJobs: the calls log is bounded, the job list is not)."""
+    from chains.bulk.store import bedrock_client
+
+    client = bedrock_client(runtime)
+    jobs = client.list_model_invocation_jobs(maxResults=1000).get("invocationJobSummaries", [])
+    return len(jobs)
 
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, default=str)[:3000]
+
+
+def runtime_with(bulk_section: dict, **model_overrides):
+    """A runtime on config.yaml with a ``bulk:`` section (e.g. a small max_records_per_job to get several jobs)."""
+    from pathlib import Path
+
+    import yaml
+
+    from chains import build_runtime
+
+    root = Path(__file__).resolve().parents[3]
+    data = yaml.safe_load((root / "config.yaml").read_text())
+    data["bulk"] = bulk_section
+    data["prompts_dir"] = str(root / "prompts")
+    for alias, fields in model_overrides.items():
+        data["models"][alias].update(fields)
+    return build_runtime(data, backend="local", notice=False)
