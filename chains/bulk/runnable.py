@@ -11,10 +11,10 @@ boto3 calls run in the executor, as langchain-aws does).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Union
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config
+from langchain_core.runnables.config import ensure_config, run_in_executor
 
 from chains.bulk.collect import collect
 from chains.bulk.submit import submit
@@ -58,6 +58,22 @@ class BulkRun(Runnable[List[Any], Union[List[Dict[str, Any]], Dict[str, Any]]]):
         config.setdefault("run_name", self.name)
         yield from self._transform_stream_with_config(iter([input]), self._results, config, run_type="chain")
 
+    async def astream(self, input: List[Any], config: Optional[RunnableConfig] = None,
+                      **kwargs: Any) -> AsyncIterator[Any]:
+        """``stream`` stepped in the executor (boto3 and the waiting are blocking, as in langchain-aws)."""
+        results = self.stream(input, config, **kwargs)
+        try:
+            while True:
+                item = await run_in_executor(config, next, results, _DONE)
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            try:
+                results.close()
+            except ValueError:  # still running in the executor (the consumer was cancelled)
+                pass
+
     def _results(self, inputs: Iterator[Any]) -> Iterator[Any]:
         records: List[Any] = []
         for records in inputs:
@@ -67,6 +83,9 @@ class BulkRun(Runnable[List[Any], Union[List[Dict[str, Any]], Dict[str, Any]]]):
             yield run.to_dict()
             return
         yield from collect(run, wait=True, poll_seconds=self.poll_seconds, progress=self.progress)
+
+
+_DONE = object()
 
 
 def bulk(chain: Any, s3_prefix: str, **kwargs: Any) -> BulkRun:
