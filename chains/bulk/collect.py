@@ -31,27 +31,48 @@ def collect(run: Any, *, runtime: Any = None, wait: bool = False, poll_seconds: 
     """Every record's result (parts in order: rejected, on demand, then each job). Without ``wait``, raises
     RunNotReady (409) on reaching a job that is still running, after yielding what is ready before it."""
     runtime, store, manifest = load_run(run, runtime)
-    if wait:
+    yield from _collect(runtime, store, manifest, _waiter(runtime, store, manifest, wait, poll_seconds, progress))
+
+
+def _waiter(runtime: Any, store: RunStore, manifest: Dict[str, Any], wait: bool, poll_seconds: Optional[float],
+            progress: bool) -> Optional[Any]:
+    if not wait:
+        refresh(runtime, store, manifest)
+        return None
+
+    def waiter() -> None:
         wait_manifest(runtime, store, manifest, poll_seconds=poll_seconds, progress=progress, timeout_s=None,
                       default_poll=bulk_settings(runtime.settings).poll_seconds)
-    else:
-        refresh(runtime, store, manifest)
-    yield from _collect(runtime, store, manifest)
+
+    waiter()
+    return waiter
 
 
-def _collect(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+def _ready(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: Dict[str, Any], waiter: Any) -> None:
+    """Make sure ``part`` is collected (waiting for its job, or RunNotReady (409) without a waiter)."""
+    if part.get("collected"):
+        return
+    if not mf.part_done(part):
+        if waiter is not None:
+            waiter()
+        else:
+            waiting = [p["name"] for p in manifest["parts"] if not mf.part_done(p)]
+            raise _deps.RunNotReady(
+                f"run {manifest['run']}: {len(waiting)} job(s) still running ({', '.join(waiting[:5])}); "
+                f"collect again later, or wait", run=manifest["run"], running=waiting[:20])
+    collect_part(runtime, store, manifest, part)
+
+
+def _collect(runtime: Any, store: RunStore, manifest: Dict[str, Any], waiter: Any = None) -> Iterator[Dict[str, Any]]:
+    if manifest.get("kind") == "compare":
+        yield from _collect_compare(runtime, store, manifest, waiter)
+        return
     latest: Dict[int, int] = {}
     for n, retry in enumerate(manifest.get("retries") or []):
         for i in retry["indices"]:
             latest[i] = n
     for part in manifest["parts"]:
-        if not part.get("collected"):
-            if not mf.part_done(part):
-                waiting = [p["name"] for p in manifest["parts"] if not mf.part_done(p)]
-                raise _deps.RunNotReady(
-                    f"run {manifest['run']}: {len(waiting)} job(s) still running ({', '.join(waiting[:5])}); "
-                    f"collect again later, or wait", run=manifest["run"], running=waiting[:20])
-            collect_part(runtime, store, manifest, part)
+        _ready(runtime, store, manifest, part, waiter)
         for result in _stream(store, part):
             if result["bulk"]["index"] not in latest:
                 yield result
@@ -59,6 +80,24 @@ def _collect(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> Iterato
         for result in _stream(store, retry):
             if latest.get(result["bulk"]["index"]) == n:
                 yield result
+
+
+def _collect_compare(runtime: Any, store: RunStore, manifest: Dict[str, Any], waiter: Any) -> Iterator[Dict[str, Any]]:
+    from chains.bulk import compare
+
+    info = manifest["compare"]
+    for part in list(manifest["parts"]):
+        _ready(runtime, store, manifest, part, waiter)
+    if info.get("judge") and not info.get("judge_planned"):
+        compare.plan_judge(runtime, store, manifest)
+        for part in list(manifest["parts"]):
+            _ready(runtime, store, manifest, part, waiter)
+    final = {"name": "compare"}
+    if not info.get("final_collected"):
+        store.put_lines(mf.results_key(final), (dumps(r) for r in compare.final_results(runtime, store, manifest)))
+        info["final_collected"] = True
+        mf.save(store, manifest)
+    yield from _stream(store, final)
 
 
 def _stream(store: RunStore, part: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
@@ -69,6 +108,10 @@ def _stream(store: RunStore, part: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
 def collect_part(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: Dict[str, Any]) -> None:
     if part["kind"] == BATCH:
         lines = _batch_results(runtime, store, manifest, part)
+    elif part["kind"] == ON_DEMAND and part.get("phase") == "judge":
+        from chains.bulk.compare import judge_on_demand
+
+        lines = judge_on_demand(runtime, store, manifest, part)
     elif part["kind"] == ON_DEMAND:
         lines = _on_demand_results(runtime, store, manifest, part["indices"], part)
     else:  # rejected: written at submit
@@ -85,12 +128,8 @@ def collect_all(run: Any, *, runtime: Any = None, out: Any = None, wait: bool = 
     totals = Totals()
     handle = open(out, "w", encoding="utf-8") if isinstance(out, str) else out
     try:
-        if wait:
-            wait_manifest(runtime, store, manifest, poll_seconds=poll_seconds, progress=progress, timeout_s=None,
-                          default_poll=bulk_settings(runtime.settings).poll_seconds)
-        else:
-            refresh(runtime, store, manifest)
-        for result in _collect(runtime, store, manifest):
+        waiter = _waiter(runtime, store, manifest, wait, poll_seconds, progress)
+        for result in _collect(runtime, store, manifest, waiter):
             totals.add(result)
             if handle is not None:
                 handle.write(dumps(result) + "\n")
@@ -194,8 +233,14 @@ def _on_demand_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], 
                        part: Dict[str, Any], reason: Optional[str] = None) -> Iterator[Dict[str, Any]]:
     """Run records through the chain itself (routing, fallbacks, deadlines as on demand), bounded concurrency."""
     chain = _deps.get_chain(manifest["chain"], runtime)
+    if manifest.get("kind") == "compare" and part.get("alias"):
+        from chains.bulk.compare import answer_chain
+
+        chain = answer_chain(chain, part["alias"])
     records = _records(store, set(indices))
     options = manifest.get("options") or {}
+    if manifest.get("kind") == "compare":  # each compared model answers alone: compare-only options stay out
+        options = {k: v for k, v in options.items() if k not in ("models", "judge", "seed", "prompt")}
     payloads = [records[i].payload(options) for i in indices]
     concurrency = bulk_settings(runtime.settings).on_demand_concurrency
     values = chain.batch(payloads, config={"max_concurrency": concurrency, "run_name": f"{chain.name}.bulk"},
@@ -215,6 +260,9 @@ def retry_failed(run: Any, *, runtime: Any = None, include_rejected: bool = Fals
     """Run every failed record of a collected run again, on demand (with the chain's fallbacks); the new results
     replace the failed ones in ``collect``. Rejected records (the caller's 400) are left out unless asked."""
     runtime, store, manifest = load_run(run, runtime)
+    if manifest.get("kind") == "compare":
+        raise _deps.BadRequest("retry_failed applies to bulk runs; a compare run's failures are part of the "
+                               "comparison (submit the failed records again as a new compare run)", field="run")
     failed_idx = []
     for result in _collect(runtime, store, manifest):
         if not result.get("ok") and (include_rejected or result["bulk"].get("mode") != "rejected"):

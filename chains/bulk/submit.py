@@ -118,10 +118,15 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
         part["collected"] = True
         parts.append(part)
     chunk = mf.ON_DEMAND_CHUNK
-    for n, start in enumerate(range(0, len(plan.on_demand), chunk), 1):
-        indices = plan.on_demand[start:start + chunk]
-        parts.append({"name": f"on-demand-{n}", "kind": ON_DEMAND, "indices": indices, "records": len(indices),
-                      "reasons": sorted({planned[i].reason for i in indices}), "collected": False})
+    # A compare run has on-demand records per compared model; a bulk run, per record (the chain routes them).
+    groups = getattr(plan, "compare", {}).get("on_demand_by_alias") or {None: plan.on_demand}
+    for alias, members in groups.items():
+        for n, start in enumerate(range(0, len(members), chunk), 1):
+            indices = members[start:start + chunk]
+            name = f"on-demand-{alias.replace('_', '-')}-{n}" if alias else f"on-demand-{n}"
+            reasons = [plan.reasons[alias]] if alias else sorted({planned[i].reason for i in indices})
+            parts.append({"name": name, "kind": ON_DEMAND, "alias": alias, "indices": indices,
+                          "records": len(indices), "reasons": reasons, "collected": False})
     counters: Dict[str, int] = {}
     for job in plan.jobs:
         tag = f"{job.alias}-{getattr(job, 'tag', '')}".rstrip("-")
@@ -133,7 +138,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
             dumps({"recordId": batch_record_id(i), "route": planned[i].route}) for i in job.indices))
         parts.append({
             "name": name, "kind": "batch", "alias": job.alias, "model_id": job.model_id,
-            "phase": getattr(job, "tag", "") or "answer",
+            "phase": "answer",
             "indices": job.indices, "records": len(job.indices), "input": f"{base}/input.jsonl",
             "routes": f"{base}/routes.jsonl", "output": f"{base}/output/", "arn": None, "status": None,
             "collected": False,
@@ -147,7 +152,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
         "plan": plan.summary(), "parts": parts, "retries": [],
     }
     if kind == "compare":
-        manifest["compare"] = getattr(plan, "compare", {})
+        manifest["compare"] = {k: v for k, v in plan.compare.items() if k != "on_demand_by_alias"}  # type: ignore[attr-defined]
     mf.save(store, manifest)
     return manifest
 

@@ -62,7 +62,7 @@ def dump(obj) -> str:
     return json.dumps(obj, indent=1, default=str)[:3000]
 
 
-def runtime_with(bulk_section: dict, **model_overrides):
+def runtime_with(bulk_section: dict, top: dict = None, **model_overrides):
     """A runtime on config.yaml with a ``bulk:`` section (e.g. a small max_records_per_job to get several jobs)."""
     from pathlib import Path
 
@@ -74,6 +74,7 @@ def runtime_with(bulk_section: dict, **model_overrides):
     data = yaml.safe_load((root / "config.yaml").read_text())
     data["bulk"] = bulk_section
     data["prompts_dir"] = str(root / "prompts")
+    data.update(top or {})
     for alias, fields in model_overrides.items():
         data["models"][alias].update(fields)
     return build_runtime(data, backend="local", notice=False)
