@@ -123,19 +123,20 @@ class Runner:
     def run(self) -> None:
         job = self.job
         try:
-            self.s3 = self._s3_factory()
-            if not self._after_wait("Validating"):
-                return
-            self._validate()
-            if not self._after_wait("Scheduled") or not self._after_wait("InProgress"):
-                return
-            self._process()
+            self._phases()
         except JobFailure as failure:
             job.set_status("Failed", str(failure))
         except Exception as exc:  # noqa: BLE001 - a job ends Failed, never a dead thread with a stale status
             job.set_status("Failed", f"Internal error while running the job ({type(exc).__name__}).")
         if job.stop_event.is_set():
             self._stopped()
+
+    def _phases(self) -> None:
+        self.s3 = self._s3_factory()
+        if self._after_wait("Validating"):
+            self._validate()
+            if self._after_wait("Scheduled") and self._after_wait("InProgress"):
+                self._process()
 
     def _after_wait(self, status: str) -> bool:
         if self.job.stop_event.wait(self.seconds):
@@ -149,6 +150,7 @@ class Runner:
     # -- Validating ------------------------------------------------------------------------------------
     def _s3_error(self, uri: str, exc: Exception) -> JobFailure:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        code = {"404": "NoSuchBucket", "403": "AccessDenied"}.get(code, code)  # HeadBucket has no error body
         return JobFailure(f"Unable to access the S3 location {echo(uri)} ({code}). Check that the bucket "
                           f"and objects exist and that the service role can access them.")
 

@@ -82,3 +82,40 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context():
     return FakeLambdaContext()
+
+
+# --- a real S3 API server on loopback -----------------------------------------------------------------------------
+# moto in server mode (ThreadedMotoServer): boto3 talks HTTP to it exactly as to S3, so code under test makes its
+# real S3 calls.  One server per session; each test that needs S3 takes ``s3_bucket`` (a fresh bucket) or
+# ``s3_server`` (the endpoint URL, e.g. for AWS_ENDPOINT_URL_S3 in a child process).
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The endpoint URL (http://127.0.0.1:PORT) of a session-wide S3 API server on loopback."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_client_for(endpoint_url: str):
+    """A boto3 S3 client on the loopback server, with its own dummy credentials (no environment needed)."""
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 region_name="us-east-1").client("s3", endpoint_url=endpoint_url)
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """(client, bucket): a fresh, empty bucket on the loopback S3 server, and a client for it."""
+    import uuid
+
+    client = s3_client_for(s3_server)
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    client.create_bucket(Bucket=name)
+    return client, name
