@@ -12,18 +12,6 @@ import uuid
 import pytest
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    # TEMPORARY until tests/conftest.py (emu-batch) provides it.
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def bulk_env(clean_env, s3_server):
     """(runtime, s3 client, "s3://bucket/runs"): a fresh bucket; jobs run fast (time scale 0.02 s a phase)."""
