@@ -33,7 +33,10 @@ def refresh(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> bool:
     for part in mf.batch_parts(manifest):
         if not part.get("arn") or part.get("status") in mf.TERMINAL:
             continue
-        job = bedrock.get_model_invocation_job(jobIdentifier=part["arn"])
+        try:
+            job = bedrock.get_model_invocation_job(jobIdentifier=part["arn"])
+        except Exception as exc:  # typed: e.g. a job another (emulated) Bedrock made is unknown here
+            raise _deps.to_model_error(exc, part["model_id"]) from None
         update = {"status": job.get("status"), "message": (job.get("message") or None)}
         update.update({k: job[k] for k in _COUNTS if job.get(k) is not None})
         if any(part.get(k) != v for k, v in update.items()):

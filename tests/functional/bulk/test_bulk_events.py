@@ -50,7 +50,7 @@ def test_bad_bulk_events_are_400s(bulk_env, event, words):
 
 def test_cancel_stops_running_jobs(bulk_env):
     runtime, _, prefix = bulk_env
-    runtime.factory.emulator.batch.seconds = 5.0  # slow jobs: still running when cancelled
+    runtime.factory.emulator.batch.seconds = 1.0  # slow jobs: still running when cancelled
     run = handle_bulk({"bulk": "submit", "chain": "qa", "s3": prefix, "records": questions(100)}, runtime)
     cancelled = handle_bulk({"bulk": "cancel", "run": run["run"]}, runtime)
     assert cancelled["stopping"] == [run["job_list"][0]["name"]]
