@@ -53,7 +53,8 @@ class JobFailure(Exception):
 class InputFile:
     key: str
     name: str  # the output file is <name>.out under <output>/<job id>/
-    records: list[tuple[str, Any]] = field(default_factory=list)  # (recordId, modelInput)
+    # (recordId, the raw line): lines are parsed again when they run, so a big job holds bytes, not dicts.
+    records: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -198,7 +199,7 @@ class Runner:
                              f"records per batch inference job.")
         job.total = total
 
-    def _record(self, raw: bytes, name: str, line: int) -> tuple[str, Any]:
+    def _record(self, raw: bytes, name: str, line: int) -> tuple[str, bytes]:
         bad = (f"Invalid record at line {line} of {echo(name)}: each line must be a JSON object with a "
                f"modelInput object and an optional recordId string.")
         try:
@@ -212,7 +213,7 @@ class Runner:
             rid = "".join(random.Random(f"{self.job.job_id}:{name}:{line}").choices(_ID_CHARS, k=11))
         elif not isinstance(rid, str) or not rid:
             raise JobFailure(bad)
-        return rid, data["modelInput"]
+        return rid, bytes(raw)
 
     # -- InProgress ------------------------------------------------------------------------------------
     def _process(self) -> None:
@@ -236,8 +237,8 @@ class Runner:
                 for i in order:
                     if job.stop_event.is_set() or (cut is not None and job.processed >= cut):
                         break
-                    rid, model_input = f.records[i]
-                    line, tokens_in, tokens_out = self.run_record(rid, model_input)
+                    rid, raw = f.records[i]
+                    line, tokens_in, tokens_out = self.run_record(rid, json.loads(raw)["modelInput"])
                     out.write(json.dumps(line, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
                     with job.lock:
                         job.processed += 1

@@ -93,8 +93,12 @@ def lambda_context():
 @pytest.fixture(scope="session")
 def s3_server():
     """The endpoint URL (http://127.0.0.1:PORT) of a session-wide S3 API server on loopback."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request at INFO from the server's thread: keep it out of other tests' caplog.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -205,3 +205,29 @@ def test_a_big_body_refused_over_http_is_not_retained(server):
     assert status == 403
     (call,) = server.emulator.calls
     assert call.error == "AccessDeniedException" and call.body is None and call.body_bytes == len(body)
+
+
+def test_memory_held_by_the_log_stays_flat_over_many_big_requests():
+    import gc
+    import tracemalloc
+
+    emu = Emulator(max_calls=100)
+    client = emu.attach(make_client())
+    text = "lorem ipsum dolor " * 3_000  # ~54 KB per request: above the body limit, so not kept
+
+    def burst(n):
+        for i in range(n):
+            client.converse(modelId=HAIKU, messages=user(f"{i} {text}"), inferenceConfig={"maxTokens": 20})
+
+    burst(120)  # fill the log to its bound first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        burst(200)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(emu.calls) == 100
+    assert grown < 2_000_000, f"the log grew by {grown} bytes over 200 requests of ~54 KB"
