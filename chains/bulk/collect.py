@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Dict, Iterator, List, Optional, Set
 
 from chains.bulk import _deps, manifest as mf
@@ -48,10 +49,17 @@ def _waiter(runtime: Any, store: RunStore, manifest: Dict[str, Any], wait: bool,
     return waiter
 
 
+class OutOfTime(Exception):
+    """The caller's deadline leaves no time for another part (a Lambda ``collect`` event resumes next time)."""
+
+
 def _ready(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: Dict[str, Any], waiter: Any) -> None:
     """Make sure ``part`` is collected (waiting for its job, or RunNotReady (409) without a waiter)."""
     if part.get("collected"):
         return
+    deadline = manifest.get("_deadline")  # not saved: set by collect_all for this call only
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime()
     if not mf.part_done(part):
         if waiter is not None:
             waiter()
@@ -122,9 +130,15 @@ def collect_part(runtime: Any, store: RunStore, manifest: Dict[str, Any], part: 
 
 
 def collect_all(run: Any, *, runtime: Any = None, out: Any = None, wait: bool = False,
-                poll_seconds: Optional[float] = None, progress: bool = False) -> Dict[str, Any]:
-    """Collect the whole run; write result lines to ``out`` (a path or a text file) if given; the summary."""
+                poll_seconds: Optional[float] = None, progress: bool = False,
+                time_budget_s: Optional[float] = None) -> Dict[str, Any]:
+    """Collect the whole run; write result lines to ``out`` (a path or a text file) if given; the summary.
+
+    ``time_budget_s`` (a Lambda event: what is left of its deadline): no new part is started after it; the
+    answer is then ``{"complete": false, ...}`` and calling again continues where this one stopped."""
     runtime, store, manifest = load_run(run, runtime)
+    if time_budget_s is not None:
+        manifest["_deadline"] = time.monotonic() + max(0.0, time_budget_s)
     totals = Totals()
     handle = open(out, "w", encoding="utf-8") if isinstance(out, str) else out
     try:
@@ -133,10 +147,15 @@ def collect_all(run: Any, *, runtime: Any = None, out: Any = None, wait: bool = 
             totals.add(result)
             if handle is not None:
                 handle.write(dumps(result) + "\n")
+    except OutOfTime:
+        done = sum(1 for p in manifest["parts"] if p.get("collected"))
+        return {"run": manifest["run"], "chain": manifest["chain"], "complete": False,
+                "parts_collected": done, "parts": len(manifest["parts"])}
     finally:
+        manifest.pop("_deadline", None)
         if isinstance(out, str) and handle is not None:
             handle.close()
-    summary = {"run": manifest["run"], "chain": manifest["chain"], **totals.to_dict()}
+    summary = {"run": manifest["run"], "chain": manifest["chain"], "complete": True, **totals.to_dict()}
     if manifest.get("compare"):
         from chains.bulk.compare import finish_compare
 

@@ -3,7 +3,7 @@
     {"bulk": "submit", "chain": "qa", "records_s3": "s3://b/in.jsonl" | "records": [...], "s3": "s3://b/bulk",
      "options": {...}, "max_cost_usd": 5, "role_arn": "arn:..."}          -> {"ok", "run", plan ...}
     {"bulk": "status", "run": "s3://b/bulk/RUN"}                          -> {"ok", "state", jobs ...}
-    {"bulk": "collect", "run": "s3://b/bulk/RUN"}                         -> {"ok", "records", "answered", ...}
+    {"bulk": "collect", "run": "s3://b/bulk/RUN"}                         -> {"ok", "complete", "records", ...}
     {"bulk": "retry_failed", "run": ...} / {"bulk": "cancel", "run": ...}
 
 A ``request`` object (the state machine's execution input) is merged under the event's own keys. Results stay
@@ -41,7 +41,13 @@ def _records_from_s3(runtime: Any, uri: str) -> Iterator[bytes]:
         raise _deps.BadRequest(f"cannot read records_s3 {uri[:200]!r}: {code}", field="records_s3") from None
 
 
-def handle_bulk(event: Mapping[str, Any], runtime: Any = None) -> Dict[str, Any]:
+# Kept back from a Lambda's remaining time when collecting: writing one more part's results must still fit.
+COLLECT_RESERVE_S = 60.0
+
+
+def handle_bulk(event: Mapping[str, Any], runtime: Any = None, remaining_ms: Any = None) -> Dict[str, Any]:
+    """Run one bulk event. ``remaining_ms`` (the Lambda context's): a ``collect`` stops starting new parts when
+    the rest would not fit, answering ``complete: false`` (the state machine calls it again)."""
     from chains.bulk import collect_all, retry_failed, status, submit
     from chains.bulk.cancel import cancel
 
@@ -74,7 +80,8 @@ def handle_bulk(event: Mapping[str, Any], runtime: Any = None) -> Dict[str, Any]
     if action == "status":
         return {"ok": True, **status(event["run"], runtime=runtime)}
     if action == "collect":
-        return {"ok": True, **collect_all(event["run"], runtime=runtime)}
+        budget = None if remaining_ms is None else max(0.0, float(remaining_ms) / 1000.0 - COLLECT_RESERVE_S)
+        return {"ok": True, **collect_all(event["run"], runtime=runtime, time_budget_s=budget)}
     if action == "retry_failed":
         return {"ok": True, **retry_failed(event["run"], runtime=runtime)}
     return {"ok": True, **cancel(event["run"], runtime=runtime)}

@@ -34,7 +34,7 @@ def load(store: RunStore) -> Dict[str, Any]:
 
 def save(store: RunStore, manifest: Dict[str, Any]) -> None:
     manifest["updated"] = now()
-    store.put_json(MANIFEST, manifest)
+    store.put_json(MANIFEST, {k: v for k, v in manifest.items() if not k.startswith("_")})
 
 
 def results_key(part: Dict[str, Any]) -> str:

@@ -102,7 +102,10 @@ def test_state_machine_submits_waits_polls_and_collects_through_the_function(tem
     assert states["Wait"]["Next"] == "Status" and states["Status"]["Next"] == "Finished"
     loop = states["Finished"]["Choices"][0]
     assert loop["StringEquals"] == "in_progress" and loop["Next"] == "Wait"
-    assert states["Finished"]["Default"] == "Collect" and states["Collect"]["End"] is True
+    assert states["Finished"]["Default"] == "Collect" and states["Collect"]["Next"] == "Collected"
+    again = states["Collected"]["Choices"][0]  # a collect cut short by the function's deadline goes again
+    assert again["BooleanEquals"] is False and again["Next"] == "Collect"
+    assert states[states["Collected"]["Default"]]["Type"] == "Succeed"
     # The state machine may invoke the function and nothing else.
     assert sm["Policies"] == [{"LambdaInvokePolicy": {"FunctionName": "<ref BedrockChainsFunction>"}}]
     # The events it sends are the ones the service handles.
