@@ -8,7 +8,9 @@ the imports below change.
 from __future__ import annotations
 
 from chains.calls import message_text
-from chains.config import cached_section
+from chains.chain import BedrockChain
+from chains.compare import compare_settings
+from chains.config import ChainConfig, cached_section
 from chains.errors import (
     BadRequest,
     BudgetExceeded,
@@ -17,19 +19,25 @@ from chains.errors import (
     ConfigError,
     ModelCallError,
     RunNotReady,
+    Unavailable,
     UnknownRun,
     batch_record_error,
     to_model_error,
 )
+from chains.judge import anonymise, derive_seed, label, render_request, shuffled_order, verdict_schema
+from chains.options import parse_options
 from chains.registry import build_runtime, default_runtime, get_chain
 from chains.routed import build_messages, with_domain_preamble
 from chains.router import decide
+from chains.single import run as single_run
 from chains.tokens import estimate_messages, output_tokens
 from chains.usage import EMPTY_USAGE, call_cost
 
 __all__ = [
-    "BadRequest", "BudgetExceeded", "BulkUnsupported", "ChainsError", "ConfigError", "EMPTY_USAGE",
-    "ModelCallError", "RunNotReady", "UnknownRun", "batch_record_error", "build_messages", "build_runtime",
-    "cached_section", "call_cost", "decide", "default_runtime", "estimate_messages", "get_chain", "message_text",
-    "output_tokens", "to_model_error", "with_domain_preamble",
+    "BadRequest", "BedrockChain", "BudgetExceeded", "BulkUnsupported", "ChainConfig", "ChainsError", "ConfigError",
+    "EMPTY_USAGE", "ModelCallError", "RunNotReady", "Unavailable", "UnknownRun", "anonymise", "batch_record_error",
+    "build_messages", "build_runtime", "cached_section", "call_cost", "compare_settings", "decide",
+    "default_runtime", "derive_seed", "estimate_messages", "get_chain", "label", "message_text", "output_tokens",
+    "parse_options", "render_request", "shuffled_order", "single_run", "to_model_error", "verdict_schema",
+    "with_domain_preamble",
 ]

@@ -224,9 +224,7 @@ def _batch_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], part
     if missing:
         status = part.get("status")
         if status in ("Completed", "PartiallyCompleted") and keys:
-            from chains.errors import Unavailable
-
-            err: Any = Unavailable(f"batch job {part['name']} ({status}) wrote no output line for this record",
+            err: Any = _deps.Unavailable(f"batch job {part['name']} ({status}) wrote no output line for this record",
                                    code="RecordNotProcessed", model=part["model_id"])
         else:
             err = _job_error(part)

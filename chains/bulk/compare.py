@@ -24,9 +24,7 @@ JUDGE = "judge"
 
 
 def _settings(chain: Any) -> Any:
-    from chains.compare import compare_settings
-
-    return compare_settings(chain)
+    return _deps.compare_settings(chain)
 
 
 def compared_models(chain: Any, options: Optional[Mapping[str, Any]], models: Optional[Sequence[str]]) -> List[str]:
@@ -73,14 +71,11 @@ def plan_compare(chain: Any, recs: List[Record], options: Optional[Mapping[str, 
 
 def answer_chain(chain: Any, alias: str) -> Any:
     """The compare chain's prompt on one model, no fallback: what each compared branch runs on demand."""
-    from chains.chain import BedrockChain
-    from chains.config import ChainConfig
-    from chains.single import run as single_run
-
     cache = chain.__dict__.setdefault("_bulk_answer_chains", {})
     if alias not in cache:
-        cfg = ChainConfig(prompt=chain.cfg.prompt, strategy="single", model=alias, description=chain.cfg.description)
-        cache[alias] = BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, single_run)
+        cfg = _deps.ChainConfig(prompt=chain.cfg.prompt, strategy="single", model=alias,
+                                description=chain.cfg.description)
+        cache[alias] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
     return cache[alias]
 
 
@@ -101,11 +96,10 @@ def _answers(store: Any, manifest: Dict[str, Any]) -> Dict[int, Dict[str, Dict[s
 
 
 def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: int) -> tuple:
-    from chains.judge import anonymise, label, render_request, shuffled_order
-
+    anonymise, label, render_request = _deps.anonymise, _deps.label, _deps.render_request
     cs = _settings(chain)
     app = chain.settings
-    order = shuffled_order(list(answers), seed)
+    order = _deps.shuffled_order(list(answers), seed)
     labels = [label(i) for i in range(len(order))]
     names = [n for a, m in app.models.items() for n in (a, m.model_id)]
     shown = "\n\n".join(f'<answer label="{lab}">\n{anonymise(answers[a], names)}\n</answer>'
@@ -122,8 +116,8 @@ def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: i
 def plan_judge(runtime: Any, store: Any, manifest: Dict[str, Any]) -> None:
     """Write the judge records and add the judge part(s) to the manifest (once)."""
     from chains.bulk.collect import _records
-    from chains.judge import derive_seed, verdict_schema
 
+    derive_seed, verdict_schema = _deps.derive_seed, _deps.verdict_schema
     info = manifest["compare"]
     chain = _deps.get_chain(manifest["chain"], runtime)
     cs = _settings(chain)
@@ -183,8 +177,8 @@ def judge_on_demand(runtime: Any, store: Any, manifest: Dict[str, Any], part: Di
 
     from chains.bulk.collect import _records
     from chains.bulk.results import failed
-    from chains.judge import verdict_schema
-    from chains.usage import call_cost
+
+    verdict_schema, call_cost = _deps.verdict_schema, _deps.call_cost
 
     chain = _deps.get_chain(manifest["chain"], runtime)
     cs = _settings(chain)

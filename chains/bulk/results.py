@@ -45,9 +45,7 @@ def from_batch(record_id: str, line: Mapping[str, Any], terms: Terms, route: Opt
         return failed(record_id, bulk, err, route)
     text = _deps.message_text(message)
     if not text.strip() and not getattr(message, "tool_calls", None):
-        from chains.errors import Unavailable
-
-        return failed(record_id, bulk, Unavailable("the model returned an empty answer", code="EmptyAnswer",
+        return failed(record_id, bulk, _deps.Unavailable("the model returned an empty answer", code="EmptyAnswer",
                                                    model=model_id), route)
     u = getattr(message, "usage_metadata", None) or {}
     usage = {k: int(u.get(k, 0) or 0) for k in USAGE_KEYS}

@@ -71,9 +71,7 @@ def submit(
     check_strategy(chain)
     bucket, prefix = split_s3(s3_prefix)
     if options is not None:
-        from chains.options import parse_options
-
-        parse_options(options)  # a bad run option is the caller's 400, not N rejected records
+        _deps.parse_options(options)  # a bad run option is the caller's 400, not N rejected records
     if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not float(max_cost_usd) > 0):
         raise _deps.BadRequest("max_cost_usd must be a positive number", field="max_cost_usd")
     recs = list(read_records(records))
