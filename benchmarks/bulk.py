@@ -16,7 +16,6 @@ Half the records are pinned to nova_pro, so the run has two jobs (two models).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -26,7 +25,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, result, table  # noqa: E402
+from _common import machine, result, table  # noqa: E402
 
 _MOTO = ("from moto.server import ThreadedMotoServer; import sys, time; s = ThreadedMotoServer(ip_address='127.0.0.1', "
          "port=0, verbose=False); s.start(); print('http://%s:%d' % s.get_host_and_port(), flush=True); "

@@ -15,7 +15,7 @@ import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from chains.bulk import _deps, manifest as mf
-from chains.bulk.plan import BATCH, ON_DEMAND, REJECTED, JobPlan, Plan, Planned, batch_record_id, plan_records
+from chains.bulk.plan import BATCH, ON_DEMAND, REJECTED, Plan, Planned, batch_record_id, plan_records
 from chains.bulk.converse import model_input
 from chains.bulk.records import Record, dumps
 from chains.bulk.terms import terms_for

@@ -18,7 +18,7 @@ import json
 import re
 import tempfile
 import threading
-from typing import IO, Any, Dict, Iterator, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, Tuple
 
 from chains.bulk._deps import BadRequest, UnknownRun
 
