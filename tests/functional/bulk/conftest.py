@@ -15,8 +15,12 @@ import pytest
 @pytest.fixture
 def bulk_env(clean_env, s3_server):
     """(runtime, s3 client, "s3://bucket/runs"): a fresh bucket; jobs run fast (time scale 0.02 s a phase)."""
+    import logging
+
     import boto3
 
+    # moto's server logs every S3 request (werkzeug, INFO): thousands of lines per run, none of them useful here.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     clean_env.setenv("AWS_ENDPOINT_URL_S3", s3_server)
     clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
