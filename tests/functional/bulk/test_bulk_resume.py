@@ -61,9 +61,10 @@ def _manifest_run_id(s3, prefix):
 def test_a_job_that_fails_part_of_its_records_then_retry_failed(bulk_env):
     runtime, _, prefix = bulk_env
     emulator = runtime.factory.emulator
-    emulator.add_fault(model="anthropic.claude-3-haiku-20240307-v1:0", error="ThrottlingException", rate=0.2,
+    haiku = runtime.settings.model("claude_haiku").model_id
+    emulator.add_fault(model=haiku, error="ThrottlingException", rate=0.2,
                        operation="batch_record")
-    emulator.add_fault(model="anthropic.claude-3-haiku-20240307-v1:0", error="ModelErrorException", rate=0.05,
+    emulator.add_fault(model=haiku, error="ModelErrorException", rate=0.05,
                        operation="batch_record")
     run = submit(get_chain("qa", runtime), questions(300), prefix)
     results = list(collect(run, wait=True, poll_seconds=0.05))

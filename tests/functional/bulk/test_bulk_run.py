@@ -8,7 +8,7 @@ import pytest
 
 from chains import get_chain
 from chains.bulk import collect, collect_all, status, submit, wait
-from tests.functional.bulk.conftest import create_calls, questions
+from tests.functional.bulk.conftest import create_calls, questions, runtime_with
 
 
 def test_thousand_records_submit_status_collect(bulk_env):
@@ -52,7 +52,7 @@ def test_thousand_records_submit_status_collect(bulk_env):
     for key_ in ("output", "model", "route", "attempts", "stop_reason", "usage", "usage_by_model", "cost_usd",
                  "on_demand_cost_usd", "bulk"):
         assert key_ in answer, key_
-    assert answer["model"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert answer["model"] == runtime.settings.model("claude_haiku").model_id
     assert answer["route"]["answered_by"] == "claude_haiku" and "fast tier" in answer["route"]["reason"]
     assert answer["bulk"]["mode"] == "batch" and answer["bulk"]["job_arn"] == run.jobs[0]["arn"]
     # Batch price is half the on-demand price (catalogue).
@@ -81,9 +81,11 @@ def test_too_few_records_for_a_job_run_on_demand(bulk_env):
 
 
 def test_model_without_batch_support_runs_on_demand_and_says_so(bulk_env):
-    runtime, _, prefix = bulk_env
+    _, _, prefix = bulk_env
     # Claude 3 Sonnet reached end of life: Bedrock refuses batch jobs for it (bedrock_local says so with
-    # Bedrock's words); its records run on demand, with the chain's fallbacks.
+    # Bedrock's words: bedrock_local/batch_models.py); its records run on demand, with the chain's fallbacks.
+    # The id is pinned here so the test does not depend on config.yaml's default ids.
+    runtime = runtime_with({}, claude_sonnet={"model_id": "anthropic.claude-3-sonnet-20240229-v1:0"})
     run = submit(get_chain("qa", runtime), questions(120, options={"model": "claude_sonnet"}), prefix)
     assert run.plan["batch"] == 120 and run.jobs == []
     st = status(run)
