@@ -253,7 +253,7 @@ def _on_demand_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], 
     if manifest.get("kind") == "compare" and part.get("alias"):
         from chains.bulk.compare import answer_chain
 
-        chain = answer_chain(chain, part["alias"])
+        chain = answer_chain(chain, part["alias"], (manifest.get("options") or {}).get("prompt"))
     records = _records(store, set(indices))
     options = manifest.get("options") or {}
     if manifest.get("kind") == "compare":  # each compared model answers alone: compare-only options stay out

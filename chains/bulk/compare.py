@@ -69,14 +69,15 @@ def plan_compare(chain: Any, recs: List[Record], options: Optional[Mapping[str, 
     return merged
 
 
-def answer_chain(chain: Any, alias: str) -> Any:
-    """The compare chain's prompt on one model, no fallback: what each compared branch runs on demand."""
+def answer_chain(chain: Any, alias: str, prompt: Optional[str] = None) -> Any:
+    """The compare chain's prompt (or ``options.prompt``) on one model, no fallback: what each compared branch
+    runs on demand."""
+    prompt = prompt or chain.cfg.prompt
     cache = chain.__dict__.setdefault("_bulk_answer_chains", {})
-    if alias not in cache:
-        cfg = _deps.ChainConfig(prompt=chain.cfg.prompt, strategy="single", model=alias,
-                                description=chain.cfg.description)
-        cache[alias] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
-    return cache[alias]
+    if (alias, prompt) not in cache:
+        cfg = _deps.ChainConfig(prompt=prompt, strategy="single", model=alias, description=chain.cfg.description)
+        cache[(alias, prompt)] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
+    return cache[(alias, prompt)]
 
 
 # --- the judge pass ----------------------------------------------------------------------------------------------
