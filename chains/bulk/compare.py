@@ -96,7 +96,8 @@ def _answers(store: Any, manifest: Dict[str, Any]) -> Dict[int, Dict[str, Dict[s
     return out
 
 
-def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: int) -> tuple:
+def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: int,
+                    prompt: Optional[str] = None) -> tuple:
     anonymise, label, render_request = _deps.anonymise, _deps.label, _deps.render_request
     cs = _settings(chain)
     app = chain.settings
@@ -105,7 +106,7 @@ def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: i
     names = [n for a, m in app.models.items() for n in (a, m.model_id)]
     shown = "\n\n".join(f'<answer label="{lab}">\n{anonymise(answers[a], names)}\n</answer>'
                         for lab, a in zip(labels, order))
-    request = chain.parse(record.payload({}))
+    request = chain.parse(record.payload({"prompt": prompt} if prompt else {}))
     compared = request.prompt.format_messages(request.inputs)
     messages = chain.runtime.prompts.load(cs.judge.prompt).format_messages({
         "request": render_request(compared), "criteria": "\n".join(f"- {c}" for c in cs.judge.criteria),
@@ -135,7 +136,8 @@ def plan_judge(runtime: Any, store: Any, manifest: Dict[str, Any]) -> None:
     for i in sorted(wanted):
         texts = {a: r["output"] for a, r in answers[i].items() if r.get("ok")}
         seed, _ = derive_seed(info.get("seed"), f"{manifest['run_id']}:{records[i].record_id}", {}, "", list(texts))
-        messages, order, labels = _judge_messages(chain, records[i], texts, seed)
+        messages, order, labels = _judge_messages(chain, records[i], texts, seed,
+                                                  (manifest.get("options") or {}).get("prompt"))
         schema = verdict_schema(labels)
         body = model_input(model, messages, max_tokens)
         # Structured output as on demand: the verdict schema as the one tool the judge must call.
@@ -196,7 +198,8 @@ def judge_on_demand(runtime: Any, store: Any, manifest: Dict[str, Any], part: Di
     def judge_one(i: int) -> Dict[str, Any]:
         route = routes[i]
         texts = {a: r["output"] for a, r in answers[i].items() if r.get("ok")}
-        messages, _, labels = _judge_messages(chain, records[i], texts, route["seed"])
+        messages, _, labels = _judge_messages(chain, records[i], texts, route["seed"],
+                                              (manifest.get("options") or {}).get("prompt"))
         structured = model.with_structured_output(verdict_schema(labels), include_raw=True)
         bulk = {"mode": ON_DEMAND, "index": i, "phase": JUDGE, "reason": "; ".join(part.get("reasons") or [])}
         try:
