@@ -33,8 +33,15 @@ from chains.single import run as single_run
 from chains.tokens import estimate_messages, output_tokens
 from chains.usage import EMPTY_USAGE, call_cost
 
+
+
+def bulk_state(runtime):  # type: ignore[no-untyped-def]
+    """The runtime's per-process bulk state (clients, compare's per-model answer chains)."""
+    return runtime.__dict__.setdefault("_bulk", {})
+
+
 __all__ = [
-    "BadRequest", "BedrockChain", "BudgetExceeded", "BulkUnsupported", "ChainConfig", "ChainsError", "ConfigError",
+    "BadRequest", "BedrockChain", "bulk_state", "BudgetExceeded", "BulkUnsupported", "ChainConfig", "ChainsError", "ConfigError",
     "EMPTY_USAGE", "ModelCallError", "RunNotReady", "Unavailable", "UnknownRun", "anonymise", "batch_record_error",
     "build_messages", "build_runtime", "cached_section", "call_cost", "compare_settings", "decide",
     "default_runtime", "derive_seed", "estimate_messages", "get_chain", "label", "message_text", "output_tokens",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from chains.bulk import manifest as mf
+import chains.bulk.manifest as mf
 from chains.bulk.status import load_run, refresh, view
 from chains.bulk.store import bedrock_client
 

@@ -15,7 +15,8 @@ import logging
 import time
 from typing import Any, Dict, Iterator, List, Optional, Set
 
-from chains.bulk import _deps, manifest as mf
+import chains.bulk._deps as _deps
+import chains.bulk.manifest as mf
 from chains.bulk.plan import BATCH, ON_DEMAND, index_of
 from chains.bulk.records import dumps, parse_record
 from chains.bulk.results import Totals, failed, from_batch, from_on_demand
@@ -91,7 +92,7 @@ def _collect(runtime: Any, store: RunStore, manifest: Dict[str, Any], waiter: An
 
 
 def _collect_compare(runtime: Any, store: RunStore, manifest: Dict[str, Any], waiter: Any) -> Iterator[Dict[str, Any]]:
-    from chains.bulk import compare
+    import chains.bulk.compare as compare
 
     info = manifest["compare"]
     for part in list(manifest["parts"]):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from chains.bulk import _deps, manifest as mf
+import chains.bulk._deps as _deps
+import chains.bulk.manifest as mf
 from chains.bulk.plan import BATCH, ON_DEMAND, REJECTED, Plan, Planned, batch_record_id, plan_records
 from chains.bulk.converse import model_input
 from chains.bulk.records import Record, dumps
@@ -43,28 +44,28 @@ def plan_compare(chain: Any, recs: List[Record], options: Optional[Mapping[str, 
     merged = Plan(records=len(recs), planned=[])
     planned_by_index: Dict[int, Planned] = {}
     rejected: Dict[int, Planned] = {}
+    on_demand_by_alias: Dict[str, List[int]] = {}
     for alias in aliases:
         sub = plan_records(chain, recs, run_options, pin=alias)
         for job in sub.jobs:
-            job.tag = "a"  # type: ignore[attr-defined]
+            job.tag = "a"
         merged.jobs.extend(sub.jobs)
         merged.estimate_usd += sub.estimate_usd
         merged.on_demand_estimate_usd += sub.on_demand_estimate_usd
         merged.reasons.update(sub.reasons)
-        merged.__dict__.setdefault("on_demand_by_alias", {})[alias] = list(sub.on_demand)
+        on_demand_by_alias[alias] = list(sub.on_demand)
         for p in sub.planned:
             planned_by_index.setdefault(p.index, p)
             if p.mode == REJECTED and p.index not in rejected:
                 rejected[p.index] = p
     merged.planned = [planned_by_index[i] for i in range(len(recs))]
     merged.rejected = sorted(rejected)
-    merged.on_demand = sorted({i for v in merged.__dict__["on_demand_by_alias"].values() for i in v})
+    merged.on_demand = sorted({i for v in on_demand_by_alias.values() for i in v})
     cs = _settings(chain)
     judge_on = (options or {}).get("judge", cs.judge.enabled)
-    merged.compare = {  # type: ignore[attr-defined]
+    merged.compare = {
         "models": aliases, "judge": bool(judge_on), "judge_model": cs.judge.model,
-        "seed": (options or {}).get("seed"), "judge_planned": False, "on_demand_by_alias":
-            merged.__dict__["on_demand_by_alias"],
+        "seed": (options or {}).get("seed"), "judge_planned": False, "on_demand_by_alias": on_demand_by_alias,
     }
     return merged
 
@@ -73,11 +74,11 @@ def answer_chain(chain: Any, alias: str, prompt: Optional[str] = None) -> Any:
     """The compare chain's prompt (or ``options.prompt``) on one model, no fallback: what each compared branch
     runs on demand."""
     prompt = prompt or chain.cfg.prompt
-    cache = chain.__dict__.setdefault("_bulk_answer_chains", {})
-    if (alias, prompt) not in cache:
+    cache = _deps.bulk_state(chain.runtime).setdefault("answer_chains", {})
+    if (chain.name, alias, prompt) not in cache:
         cfg = _deps.ChainConfig(prompt=prompt, strategy="single", model=alias, description=chain.cfg.description)
-        cache[(alias, prompt)] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
-    return cache[(alias, prompt)]
+        cache[(chain.name, alias, prompt)] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
+    return cache[(chain.name, alias, prompt)]
 
 
 # --- the judge pass ----------------------------------------------------------------------------------------------

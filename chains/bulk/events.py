@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Mapping
 
-from chains.bulk import _deps
+import chains.bulk._deps as _deps
 
 BULK_ACTIONS = ("submit", "status", "collect", "retry_failed", "cancel")
 _KEYS = {
@@ -48,7 +48,9 @@ COLLECT_RESERVE_S = 60.0
 def handle_bulk(event: Mapping[str, Any], runtime: Any = None, remaining_ms: Any = None) -> Dict[str, Any]:
     """Run one bulk event. ``remaining_ms`` (the Lambda context's): a ``collect`` stops starting new parts when
     the rest would not fit, answering ``complete: false`` (the state machine calls it again)."""
-    from chains.bulk import collect_all, retry_failed, status, submit
+    from chains.bulk.collect import collect_all, retry_failed
+    from chains.bulk.status import status
+    from chains.bulk.submit import submit
     from chains.bulk.cancel import cancel
 
     event = {**(event.get("request") or {}), **{k: v for k, v in event.items() if k != "request"}}

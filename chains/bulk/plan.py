@@ -18,7 +18,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from chains.bulk import _deps
+import chains.bulk._deps as _deps
 from chains.bulk.converse import model_input
 from chains.bulk.records import Record, dumps
 from chains.bulk.terms import Terms, terms_for
@@ -59,6 +59,7 @@ class JobPlan:
     model_id: str
     indices: List[int]
     lines: List[str]
+    tag: str = ""  # in the job name (compare: "a", the answer pass)
 
     @property
     def size(self) -> int:
@@ -75,6 +76,7 @@ class Plan:
     reasons: Dict[str, str] = field(default_factory=dict)  # alias -> why its records run on demand
     estimate_usd: float = 0.0  # what the run should cost (batch prices for batch records)
     on_demand_estimate_usd: float = 0.0  # the same records all on demand
+    compare: Dict[str, Any] = field(default_factory=dict)  # a compare run: models, judge, on-demand per model
 
     def summary(self) -> Dict[str, Any]:
         by_model: Dict[str, Dict[str, int]] = {}

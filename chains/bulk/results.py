@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
-from chains.bulk import _deps
+import chains.bulk._deps as _deps
 from chains.bulk.converse import parse_output
 from chains.bulk.terms import Terms
 

@@ -6,7 +6,8 @@ import sys
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from chains.bulk import _deps, manifest as mf
+import chains.bulk._deps as _deps
+import chains.bulk.manifest as mf
 from chains.bulk.store import RunStore, bedrock_client, open_run
 
 _COUNTS = ("totalRecordCount", "processedRecordCount", "successRecordCount", "errorRecordCount")

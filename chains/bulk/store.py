@@ -20,7 +20,7 @@ import tempfile
 import threading
 from typing import IO, Any, Dict, Iterator, Tuple
 
-from chains.bulk._deps import BadRequest, UnknownRun
+from chains.bulk._deps import BadRequest, UnknownRun, bulk_state
 
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?$")
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "bedrock-local", "aws_secret_access_key": "bedrock-local"}
@@ -37,7 +37,7 @@ def split_s3(uri: str, what: str = "s3 prefix") -> Tuple[str, str]:
 
 
 def s3_client(runtime: Any) -> Any:
-    cache = runtime.__dict__.setdefault("_bulk_clients", {})
+    cache = bulk_state(runtime)
     with _lock:
         if "s3" not in cache:
             import boto3
@@ -55,7 +55,7 @@ def s3_client(runtime: Any) -> Any:
 
 def bedrock_client(runtime: Any) -> Any:
     """The ``bedrock`` control-plane client (model invocation jobs); the emulator answers it offline."""
-    cache = runtime.__dict__.setdefault("_bulk_clients", {})
+    cache = bulk_state(runtime)
     with _lock:
         if "bedrock" not in cache:
             import boto3

@@ -13,7 +13,8 @@ import re
 import uuid
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
-from chains.bulk import _deps, manifest as mf
+import chains.bulk._deps as _deps
+import chains.bulk.manifest as mf
 from chains.bulk.plan import ON_DEMAND, REJECTED, Plan, batch_record_id, check_strategy, plan_records
 from chains.bulk.records import Record, dumps, read_records
 from chains.bulk.settings import bulk_settings, role_arn as resolve_role
@@ -117,7 +118,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
         parts.append(part)
     chunk = mf.ON_DEMAND_CHUNK
     # A compare run has on-demand records per compared model; a bulk run, per record (the chain routes them).
-    groups = getattr(plan, "compare", {}).get("on_demand_by_alias") or {None: plan.on_demand}
+    groups = plan.compare.get("on_demand_by_alias") or {None: plan.on_demand}
     for alias, members in groups.items():
         for n, start in enumerate(range(0, len(members), chunk), 1):
             indices = members[start:start + chunk]
@@ -127,7 +128,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
                           "records": len(indices), "reasons": reasons, "collected": False})
     counters: Dict[str, int] = {}
     for job in plan.jobs:
-        tag = f"{job.alias}-{getattr(job, 'tag', '')}".rstrip("-")
+        tag = f"{job.alias}-{job.tag}".rstrip("-")
         counters[tag] = counters.get(tag, 0) + 1
         name = _job_name(run_id, tag, counters[tag])
         base = f"jobs/{name}"
@@ -150,7 +151,7 @@ def _write_run(store: RunStore, chain: Any, recs: List[Record], plan: Plan, opti
         "plan": plan.summary(), "parts": parts, "retries": [],
     }
     if kind == "compare":
-        manifest["compare"] = {k: v for k, v in plan.compare.items() if k != "on_demand_by_alias"}  # type: ignore[attr-defined]
+        manifest["compare"] = {k: v for k, v in plan.compare.items() if k != "on_demand_by_alias"}
     mf.save(store, manifest)
     return manifest
 
