@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 import chains.bulk._deps as _deps
 import chains.bulk.manifest as mf
 from chains.bulk.plan import BATCH, ON_DEMAND, index_of
-from chains.bulk.records import dumps, parse_record
+from chains.bulk.records import dumps, load_records
 from chains.bulk.results import Totals, failed, from_batch, from_on_demand
 from chains.bulk.settings import bulk_settings
 from chains.bulk.status import load_run, refresh, view, wait_manifest
@@ -237,16 +237,6 @@ def _batch_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], part
 # --- on-demand parts --------------------------------------------------------------------------------------------
 
 
-def _records(store: RunStore, wanted: Set[int]) -> Dict[int, Any]:
-    found: Dict[int, Any] = {}
-    for n, line in enumerate(store.iter_lines("records.jsonl")):
-        if n in wanted:
-            found[n] = parse_record(line, n)
-            if len(found) == len(wanted):
-                break
-    return found
-
-
 def _on_demand_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], indices: List[int],
                        part: Dict[str, Any], reason: Optional[str] = None) -> Iterator[Dict[str, Any]]:
     """Run records through the chain itself (routing, fallbacks, deadlines as on demand), bounded concurrency."""
@@ -255,7 +245,7 @@ def _on_demand_results(runtime: Any, store: RunStore, manifest: Dict[str, Any], 
         from chains.bulk.compare import answer_chain
 
         chain = answer_chain(chain, part["alias"], (manifest.get("options") or {}).get("prompt"))
-    records = _records(store, set(indices))
+    records = load_records(store, set(indices))
     options = manifest.get("options") or {}
     if manifest.get("kind") == "compare":  # each compared model answers alone: compare-only options stay out
         options = {k: v for k, v in options.items() if k not in ("models", "judge", "seed", "prompt")}

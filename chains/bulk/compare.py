@@ -18,7 +18,10 @@ import chains.bulk._deps as _deps
 import chains.bulk.manifest as mf
 from chains.bulk.plan import BATCH, ON_DEMAND, REJECTED, Plan, Planned, batch_record_id, plan_records
 from chains.bulk.converse import model_input
-from chains.bulk.records import Record, dumps
+from chains.bulk.jobs import create_jobs
+from chains.bulk.records import Record, dumps, load_records
+from chains.bulk.results import failed
+from chains.bulk.settings import bulk_settings
 from chains.bulk.terms import terms_for
 
 JUDGE = "judge"
@@ -118,8 +121,6 @@ def _judge_messages(chain: Any, record: Record, answers: Dict[str, str], seed: i
 
 def plan_judge(runtime: Any, store: Any, manifest: Dict[str, Any]) -> None:
     """Write the judge records and add the judge part(s) to the manifest (once)."""
-    from chains.bulk.collect import _records
-
     derive_seed, verdict_schema = _deps.derive_seed, _deps.verdict_schema
     info = manifest["compare"]
     chain = _deps.get_chain(manifest["chain"], runtime)
@@ -127,7 +128,7 @@ def plan_judge(runtime: Any, store: Any, manifest: Dict[str, Any]) -> None:
     alias = cs.judge.model
     answers = _answers(store, manifest)
     wanted = {i for i, by in answers.items() if sum(1 for r in by.values() if r.get("ok")) >= 1}
-    records = _records(store, wanted)
+    records = load_records(store, wanted)
     cfg = chain.settings.model(alias)
     max_tokens = min(cs.judge.max_tokens, cfg.max_output_tokens)
     model = runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=cs.judge.temperature)
@@ -170,8 +171,6 @@ def plan_judge(runtime: Any, store: Any, manifest: Dict[str, Any]) -> None:
                       "routes": f"{base}/routes.jsonl", "reasons": [why], "collected": False})
     info["judge_planned"] = True
     mf.save(store, manifest)
-    from chains.bulk.submit import create_jobs
-
     create_jobs(runtime, store, manifest)
 
 
@@ -179,8 +178,6 @@ def judge_on_demand(runtime: Any, store: Any, manifest: Dict[str, Any], part: Di
     """The judge records of ``part`` on demand (structured output, bounded concurrency)."""
     from langchain_core.runnables import RunnableLambda
 
-    from chains.bulk.collect import _records
-    from chains.bulk.results import failed
 
     verdict_schema, call_cost = _deps.verdict_schema, _deps.call_cost
 
@@ -192,7 +189,7 @@ def judge_on_demand(runtime: Any, store: Any, manifest: Dict[str, Any], part: Di
         e = json.loads(line)
         routes[int(e["recordId"][1:])] = e["route"]
     answers = _answers(store, manifest)
-    records = _records(store, set(part["indices"]))
+    records = load_records(store, set(part["indices"]))
     model = runtime.factory.chat_model(part["alias"], max_tokens=min(cs.judge.max_tokens, cfg.max_output_tokens),
                                        temperature=cs.judge.temperature)
 
@@ -220,8 +217,6 @@ def judge_on_demand(runtime: Any, store: Any, manifest: Dict[str, Any], part: Di
             out["error"] = {"type": "JudgeReplyInvalid", "message": "the judge answered without a valid verdict",
                             "status": 502}
         return out
-
-    from chains.bulk.settings import bulk_settings
 
     values = RunnableLambda(judge_one).batch(
         part["indices"], config={"max_concurrency": bulk_settings(runtime.settings).on_demand_concurrency})

@@ -95,3 +95,16 @@ def read_records(source: Union[str, Iterable[Any]]) -> Iterator[Record]:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def load_records(store: Any, wanted: "set") -> Dict[int, Record]:
+    """The records at the ``wanted`` positions of a run's ``records.jsonl`` (``store``: a RunStore), streamed."""
+    found: Dict[int, Record] = {}
+    if not wanted:
+        return found
+    for n, line in enumerate(store.iter_lines("records.jsonl")):
+        if n in wanted:
+            found[n] = parse_record(line, n)
+            if len(found) == len(wanted):
+                break
+    return found

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import chains.bulk._deps as _deps
 import chains.bulk.manifest as mf
+from chains.bulk.jobs import create_jobs
 from chains.bulk.store import RunStore, bedrock_client, open_run
 
 _COUNTS = ("totalRecordCount", "processedRecordCount", "successRecordCount", "errorRecordCount")
@@ -25,8 +26,6 @@ def load_run(run: Any, runtime: Any = None) -> Tuple[Any, RunStore, Dict[str, An
 
 def refresh(runtime: Any, store: RunStore, manifest: Dict[str, Any]) -> bool:
     """Ask Bedrock for every unfinished job's state; saves the manifest when something changed."""
-    from chains.bulk.submit import create_jobs
-
     changed = False
     if any(not p.get("arn") and p.get("status") != "NotCreated" for p in mf.batch_parts(manifest)):
         changed = create_jobs(runtime, store, manifest) > 0  # a submit cut short: finish it (idempotent)
