@@ -1,4 +1,4 @@
-"""CLI: ``python -m bedrock_local --port PORT [--config config.yaml] [--latency-scale X] [--faults JSON]``.
+"""CLI: ``python -m bedrock_local --port PORT [--config config.yaml] [--latency-scale X] [--faults JSON] [--guardrails FILE]``.
 
 Prints the URL alone on its first line (then flushes) so a parent process can read it,
 then serves until killed.
@@ -24,11 +24,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="multiplies profile latency (0 disables sleeping)")
     ap.add_argument("--faults", help="JSON list of fault rules (default: $BEDROCK_LOCAL_FAULTS)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--guardrails", help="guardrails as a .yaml/.json file or JSON text "
+                                         "(default: $BEDROCK_LOCAL_GUARDRAILS)")
+    ap.add_argument("--region", default="us-east-1",
+                    help="region assumed when a request's SigV4 scope does not name one")
+    ap.add_argument("--no-lifecycle", action="store_true",
+                    help="serve end-of-life models anyway (default: refuse them as Bedrock does; "
+                         "also $BEDROCK_LOCAL_LIFECYCLE=0)")
     args = ap.parse_args(argv)
 
     faults = rules_from_json(args.faults) if args.faults else rules_from_env()
     emu = Emulator(load_profiles(args.config) if args.config else None, faults=faults,
-                   seed=args.seed, latency_scale=args.latency_scale)
+                   seed=args.seed, latency_scale=args.latency_scale, region=args.region,
+                   lifecycle=False if args.no_lifecycle else None, guardrails=args.guardrails)
     server = emu.serve(args.host, args.port)
     print(server.url, flush=True)
     stop = threading.Event()

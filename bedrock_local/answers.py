@@ -43,7 +43,10 @@ class Completion:
 
 
 def _texts(content: list[Mapping[str, Any]]) -> list[str]:
-    return [b["text"] for b in content if isinstance(b.get("text"), str)]
+    # guardContent wraps text the guardrail is to check; to the model it is text all the same.
+    return [b["text"] if isinstance(b.get("text"), str) else b["guardContent"]["text"]["text"]
+            for b in content if isinstance(b.get("text"), str)
+            or isinstance(((b.get("guardContent") or {}).get("text") or {}).get("text"), str)]
 
 
 def _words(text: str) -> set[str]:
@@ -97,7 +100,12 @@ def _document_texts(blocks: list[Mapping[str, Any]]) -> list[str]:
     out = []
     for b in blocks:
         doc = b.get("document") or {}
-        if doc.get("format") in _TEXT_DOCS:
+        src = doc.get("source") or {}
+        if isinstance(src.get("text"), str):  # DocumentSource.text / .content: text given as text
+            out.append(src["text"])
+        elif isinstance(src.get("content"), list):
+            out += [str(c.get("text") or "") for c in src["content"] if isinstance(c, Mapping)]
+        elif doc.get("format") in _TEXT_DOCS:
             raw = _decode((doc.get("source") or {}).get("bytes"))
             if raw:
                 out.append(raw.decode("utf-8", "replace"))

@@ -260,7 +260,7 @@ class BatchJobs:
         from .profiles import resolve
 
         model_id = job.request["modelId"]
-        return self.emulator.faults.decide(model_id, resolve(model_id, self.emulator.profiles), "batch_job")
+        return self.emulator.faults.decide(model_id, resolve(model_id, self.emulator.profiles), operation="batch_job")
 
     def _record_runner(self, job: Job) -> Callable[[str, Any], tuple[dict[str, Any], int, int]]:
         """Answer one record through the emulator's own runtime path (same answers, tokens, faults)."""

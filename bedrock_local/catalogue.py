@@ -69,6 +69,20 @@ def geos_for_region(region: str) -> tuple[str, ...]:
     return ("global",)
 
 
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+_HOST_REGION = re.compile(r"^bedrock(?:-runtime)?(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com")
+
+
+def region_from_headers(headers: Mapping[str, str], default: str = "us-east-1") -> str:
+    """The caller's region: the SigV4 credential scope, else the Host, else ``default``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    m = _CREDENTIAL_REGION.search(lowered.get("authorization", ""))
+    if m:
+        return m.group("region")
+    m = _HOST_REGION.match(lowered.get("host", ""))
+    return m.group("region") if m else default
+
+
 def _date(value: Any) -> _dt.date | None:
     if value in (None, ""):
         return None

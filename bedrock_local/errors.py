@@ -54,6 +54,17 @@ class BedrockError(Exception):
         super().__init__(f"{code} ({self.status}): {self.message}")
 
 
+class MissingAuthorization(BedrockError):
+    """A request with no Authorization header.  Bedrock answers 403 with a capital-M body,
+    {"Message": "Authorization header is missing"} (issue 16 / FACTS.md); the error type
+    header is our best guess."""
+
+    body_key = "Message"
+
+    def __init__(self) -> None:
+        super().__init__("AccessDeniedException", "Authorization header is missing")
+
+
 def validation(message: str) -> BedrockError:
     return BedrockError("ValidationException", message)
 

@@ -43,6 +43,13 @@ class FaultRule:
     message: str | None = None
     # The model answers, but with no content at all (content [], 0 output tokens, end_turn).
     empty: bool = False
+    # This account has not used the model lately: a call to a model that is LEGACY in the
+    # caller's region is refused with Bedrock's "marked by provider as Legacy" 404
+    # (catalogue_errors.LegacyInactive); ACTIVE models are unaffected.
+    legacy_inactive: bool = False
+    # Only calls asking for this service tier ("flex", "priority", "default": a request without
+    # serviceTier is "default"), so a test can throttle flex and leave default alone.
+    service_tier: str | None = None
     # None: on-demand calls and batch records; "batch_record" or "batch_job": only those (see above).
     operation: str | None = None
     # Runtime state: how many matching calls this rule has seen, and its own RNG so
@@ -64,7 +71,10 @@ class FaultRule:
             return operation != "batch_job"
         return self.operation == operation
 
-    def matches(self, requested_id: str, profile: ModelProfile | None) -> bool:
+    def matches(self, requested_id: str, profile: ModelProfile | None,
+                service_tier: str = "default") -> bool:
+        if self.service_tier is not None and self.service_tier != service_tier:
+            return False
         if self.model in ("*", "", None):
             return True
         if profile is not None and self.model == profile.alias:
@@ -117,6 +127,7 @@ class Decision:
     malformed: bool = False
     stream_cut_after: int | None = None
     empty: bool = False
+    legacy_inactive: bool = False
 
 
 class FaultSet:
@@ -139,11 +150,11 @@ class FaultSet:
             self.rules.clear()
 
     def decide(self, requested_id: str, profile: ModelProfile | None,
-               operation: str | None = None) -> Decision:
+               service_tier: str = "default", operation: str | None = None) -> Decision:
         d = Decision()
         with self._lock:
             for rule in self.rules:
-                if (not rule.applies_to(operation) or not rule.matches(requested_id, profile)
+                if (not rule.applies_to(operation) or not rule.matches(requested_id, profile, service_tier)
                         or not rule.fires()):
                     continue
                 d.latency_ms += rule.latency_ms or 0
@@ -151,6 +162,7 @@ class FaultSet:
                     d.error, d.message = rule.error, rule.message
                 d.malformed = d.malformed or rule.malformed
                 d.empty = d.empty or rule.empty
+                d.legacy_inactive = d.legacy_inactive or rule.legacy_inactive
                 if rule.stream_cut_after is not None and d.stream_cut_after is None:
                     d.stream_cut_after = rule.stream_cut_after
         return d

@@ -1,6 +1,6 @@
 """In-process transport: answer boto3 requests from a botocore ``before-send`` hook.
 
-botocore emits ``before-send.bedrock-runtime.<Operation>`` after it has serialised and
+botocore emits ``before-send.<service>.<Operation>`` (bedrock-runtime or bedrock) after it has serialised and
 SigV4-signed the request and just before it would open a socket; the first non-None
 handler result is used as the HTTP response.  So the request bytes are the real wire
 bytes, and the response still goes through botocore's parsing, error mapping, event
@@ -61,7 +61,11 @@ def attach(emulator: Any, client: Any) -> Any:
         reply = emulator.handle(request.method, target, headers, _body_bytes(request.body))
         return AWSResponse(request.url, reply.status, reply.headers, _RawBody(reply.chunks()))
 
-    # unique_id makes attach() idempotent for the same emulator and client.
-    client.meta.events.register("before-send.bedrock-runtime", before_send,
+    # A bedrock-runtime client (model calls) or a bedrock client (control plane): the event
+    # name carries the client's own service id.  unique_id makes attach() idempotent.
+    service = client.meta.service_model.service_id.hyphenize()
+    if service not in ("bedrock-runtime", "bedrock"):
+        raise ValueError(f"attach() takes a bedrock-runtime or bedrock client, not {service!r}")
+    client.meta.events.register(f"before-send.{service}", before_send,
                                 unique_id=f"bedrock_local-{id(emulator)}")
     return client

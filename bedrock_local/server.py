@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = _serve
     do_GET = _serve
     do_PUT = _serve
-    do_DELETE = _serve
+    do_DELETE = _serve  # DeleteInferenceProfile (control plane)
 
 
 class LocalServer:

@@ -2,16 +2,21 @@
 
 Runs on the Converse-shaped request (InvokeModel bodies are translated first), so the
 Converse and InvokeModel paths reject the same things in the same words.
+
+``model`` is a catalogue ModelEntry (the emulator's path: capabilities, model-specific
+request fields and token overheads from the catalogue) or a bare ModelProfile (the old,
+text-only path, kept for callers that only have config.yaml).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .catalogue_errors import INVALID_MODEL
 from .errors import BedrockError, validation
 from .profiles import ModelProfile
+from .request_fields import check_inference_bounds, check_model_fields
 from .tokens import count_input_tokens, tools_of
 
-INVALID_MODEL = "The provided model identifier is invalid."
 TOO_LONG = "Input is too long for requested model."
 _IMAGE_FORMATS = {"png", "jpeg", "gif", "webp"}
 _DOC_FORMATS = {"pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"}
@@ -49,8 +54,12 @@ def _check_blocks(messages: list[Mapping[str, Any]], profile: ModelProfile, has_
                                  "toolResult content blocks.")
 
 
-def validate(request: Mapping[str, Any], profile: ModelProfile) -> int:
+def validate(request: Mapping[str, Any], model: Any, region: str = "us-east-1",
+             guardrails: Any = ()) -> int:
     """Raise BedrockError(ValidationException) like Bedrock would; return input tokens."""
+    entry = model if hasattr(model, "capabilities") else None
+    profile = ModelProfile.from_entry(entry) if entry is not None else model
+    check_inference_bounds(request)  # shape constraints come before conversation rules
     messages = request.get("messages")
     if not messages:
         raise validation("A conversation must start with a user message. "
@@ -70,13 +79,15 @@ def validate(request: Mapping[str, Any], profile: ModelProfile) -> int:
     if "tool" in choice and choice["tool"].get("name") not in {t.get("name") for t in tools}:
         raise validation("The tool specified in toolChoice is not defined in toolConfig.tools.")
     _check_blocks(messages, profile, bool(request.get("toolConfig")))
+    if entry is not None:
+        check_model_fields(request, entry, region, guardrails)
     max_tokens = (request.get("inferenceConfig") or {}).get("maxTokens")
     if max_tokens is not None and max_tokens > profile.max_output_tokens:
         raise validation(
             f"The maximum tokens you requested exceeds the model limit of "
             f"{profile.max_output_tokens}. Try again with a maximum tokens value that is lower "
             f"than {profile.max_output_tokens}.")
-    input_tokens = count_input_tokens(request)
+    input_tokens = count_input_tokens(request, entry)
     if input_tokens > profile.context_window:
         raise validation(TOO_LONG)
     return input_tokens

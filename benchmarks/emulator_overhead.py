@@ -85,7 +85,8 @@ def main() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     session = boto3.Session(region_name="us-east-1")
 
-    emu = Emulator(latency_scale=0.0)
+    # MODEL (Claude 3 Haiku) is at end of life in us-east-1; this measures transport overhead, not lifecycle.
+    emu = Emulator(latency_scale=0.0, lifecycle=False)
     server = emu.serve()
     rows = []
     try:

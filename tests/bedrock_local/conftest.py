@@ -52,6 +52,11 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # These suites predate the catalogue and call Claude 3 Haiku / Sonnet in us-east-1, where
+    # both are at end of life now; they test everything but lifecycle, so it is off for them.
+    # Lifecycle itself (on by default, as on Bedrock) is tested in test_bl_lifecycle.py and
+    # test_bl_catalogue.py, which build their emulators with lifecycle=True.
+    monkeypatch.setenv("BEDROCK_LOCAL_LIFECYCLE", "0")
 
 
 @pytest.fixture

@@ -152,7 +152,9 @@ def test_pdf_and_text_documents(lc_client, emu, model_id):
     pdf = base64.b64encode(MINI_PDF).decode()
     msg = llm.invoke([HumanMessage(content=[
         {"type": "text", "text": "Summarize this document."},
-        {"type": "file", "base64": pdf, "mime_type": "application/pdf", "filename": "mini.pdf"}])])
+        # langchain-aws sends the filename as document.name; Bedrock refuses a "." in it
+        # (request_fields.DOC_NAME), so the name carries no extension.
+        {"type": "file", "base64": pdf, "mime_type": "application/pdf", "filename": "mini"}])])
     assert "1 document(s) (pdf" in msg.text
     doc = emu.calls[-1].body["messages"][0]["content"][1]["document"]
     assert doc["format"] == "pdf" and doc["name"]

@@ -50,7 +50,10 @@ def test_answers_are_short_by_default(client):
 
 
 def test_inference_profile_and_arn_ids(client):
-    for mid in (f"us.{HAIKU}", f"eu.{NOVA}", f"global.{HAIKU}",
+    # A geo profile is served only to callers in its geography: from us-east-1 that is us.
+    # (eu. from us-east-1 is refused: test_bl_lifecycle.test_geo_profile_outside_its_geography).
+    # Claude 3 Haiku has no global. profile; Haiku 4.5 does.
+    for mid in (f"us.{HAIKU}", f"us.{NOVA}", "global.anthropic.claude-haiku-4-5-20251001-v1:0",
                 f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"):
         r = client.converse(modelId=mid, messages=user("hi"))
         assert r["output"]["message"]["content"][0]["text"].startswith(f"[bedrock_local · {mid}]")

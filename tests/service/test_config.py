@@ -105,7 +105,7 @@ def test_adding_a_model_is_config_only(clean_env, tmp_path):
     from chains import build_runtime, get_chain
 
     path = write(tmp_path, MINIMAL.replace("chains:", """  h:
-    model_id: us.anthropic.claude-3-haiku-20240307-v1:0
+    model_id: eu.anthropic.claude-3-haiku-20240307-v1:0
     context_window: 200000
     max_output_tokens: 4096
     price: {input_per_1k: 0.00025, output_per_1k: 0.00125}
@@ -113,7 +113,8 @@ chains:
   haiku_us: {prompt: qa, model: h}"""))
     rt = build_runtime(path, backend="local", notice=False)
     out = get_chain("haiku_us", rt).invoke({"question": "What is two plus two?"})
-    assert out["model"] == "us.anthropic.claude-3-haiku-20240307-v1:0"
+    # region eu-west-1: a us. profile is refused there (geo profiles serve their own geography only).
+    assert out["model"] == "eu.anthropic.claude-3-haiku-20240307-v1:0"
     assert out["route"]["model"] == "h"
     assert out["usage"]["input_tokens"] > 0
     assert out["cost_usd"] == pytest.approx(
