@@ -46,9 +46,12 @@ def main() -> int:
                             stderr=subprocess.DEVNULL, text=True)
     try:
         endpoint = moto.stdout.readline().strip()
+        # BEDROCK_LOCAL_LIFECYCLE=0 as in tests/conftest.py: config.yaml's default Claude 3 models are retired in
+        # the emulator's catalogue until the defaults move; with it on, their records fail (typed, accounted for).
         os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "bench",
                            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-                           "BEDROCK_LOCAL_BATCH_SECONDS": "0.01"})
+                           "BEDROCK_LOCAL_BATCH_SECONDS": "0.01",
+                           "BEDROCK_LOCAL_LIFECYCLE": os.environ.get("BEDROCK_LOCAL_LIFECYCLE", "0")})
         report = run(args.records)
     finally:
         moto.stdin.close()
@@ -105,9 +108,9 @@ def run(n: int) -> str:
         ["records", n, ""],
         ["jobs", len(run_.jobs), ", ".join(f"{j['alias']}:{j['records']}" for j in run_.jobs)],
         ["results (unique / duplicates)", f"{len(seen)} / {dupes}", "every record exactly once" if accounted else "MISMATCH"],
-        ["answered", answered, ""],
+        ["answered / failed", f"{answered} / {n - answered}", "failed records carry typed errors"],
         ["submit", f"{submit_s:.1f} s", f"{n / submit_s:,.0f} records/s (route, JSONL, S3, CreateModelInvocationJob)"],
-        ["jobs (emulated)", f"{jobs_s:.1f} s", "BEDROCK_LOCAL_BATCH_SECONDS=0.01 per phase; every record answered"],
+        ["jobs (emulated)", f"{jobs_s:.1f} s", "BEDROCK_LOCAL_BATCH_SECONDS=0.01 per phase"],
         ["collect", f"{collect_s:.1f} s", f"{n / collect_s:,.0f} records/s (output -> results in S3 -> stream)"],
         ["peak RSS", f"{peak:.0f} MB", f"before submit {base_rss:.0f} MB; goal < 300 MB"],
         ["tokens", f"{tokens:,}", ""],
