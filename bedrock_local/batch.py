@@ -35,7 +35,6 @@ ENV_SECONDS = "BEDROCK_LOCAL_BATCH_SECONDS"
 DEFAULT_SECONDS = 0.05
 ACCOUNT = "123456789012"
 _JOB = re.compile(r"^/model-invocation-job/(?P<id>[^/]+)(?P<stop>/stop)?/?$")
-_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
 _ARN_ID = re.compile(r"model-invocation-job/([a-z0-9]{12})$")
 # Bedrock's refusal for a model without batch inference (quoted in stdapi-ai/stdapi.ai issue 292).
 NO_BATCH = "Batch inference is not supported for the requested model"
@@ -167,22 +166,23 @@ class BatchJobs:
 
     # ----------------------------------------------------------------- operations
     def _create(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
-        from .profiles import resolve
-        from .validation import unknown_model
+        from .catalogue import region_from_headers
 
         check_create(body)
         token = body.get("clientRequestToken")
         with self._lock:
             if token and token in self._tokens:  # idempotent retry: the same job
                 return {"jobArn": self._jobs[self._tokens[token]].arn}
-        profile = resolve(str(body["modelId"]), self.emulator.profiles)
-        if profile is None:
-            raise unknown_model()
-        terms = batch_terms(profile)
+        emu = self.emulator
+        # The catalogue resolves what the modelId names (bare id, system or application profile, ARN) and
+        # refuses what Bedrock refuses (invalid id, end of life in the caller's region, on-demand only).
+        region = region_from_headers(headers, emu.region)
+        resolved = emu.catalogue.resolve(str(body["modelId"]), region,
+                                         application_profiles=emu.control.application_profiles(),
+                                         lifecycle=emu.lifecycle)
+        terms = batch_terms(resolved.entry)
         if terms is None:
             raise BedrockError("ValidationException", NO_BATCH)
-        m = _REGION.search(headers.get("authorization", ""))
-        region = m.group(1) if m else "us-east-1"
         with self._lock:
             job_id = "".join(self._rng.choices(string.ascii_lowercase + string.digits, k=12))
             job = Job(f"arn:aws:bedrock:{region}:{ACCOUNT}:model-invocation-job/{job_id}", job_id,
@@ -257,10 +257,12 @@ class BatchJobs:
 
     # ----------------------------------------------------------------- records and faults
     def _job_fault(self, job: Job):
-        from .profiles import resolve
+        from .profiles import ModelProfile
 
         model_id = job.request["modelId"]
-        return self.emulator.faults.decide(model_id, resolve(model_id, self.emulator.profiles), operation="batch_job")
+        entry = self.emulator.catalogue.base_of(model_id)
+        profile = ModelProfile.from_entry(entry) if entry is not None else None
+        return self.emulator.faults.decide(model_id, profile, operation="batch_job")
 
     def _record_runner(self, job: Job) -> Callable[[str, Any], tuple[dict[str, Any], int, int]]:
         """Answer one record through the emulator's own runtime path (same answers, tokens, faults)."""

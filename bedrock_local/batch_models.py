@@ -1,22 +1,19 @@
 """Which models take batch inference jobs, their record limits and batch prices.
 
-TODO(bedrock_local.catalogue): the model catalogue (per-model ``batch`` capability and batch prices)
-replaces this table once it lands; keep ``batch_terms`` as the one function the batch engine calls.
+The model catalogue (``bedrock_local.catalogue``) is the one owner of "does this model take batch jobs"
+(``capabilities.batch``) and of its batch prices (``price.batch_input`` / ``batch_output``; half the
+on-demand price where no batch price is recorded).  This module only adds the per-job record quotas.
 
 Sources: "Supported Regions and models for batch inference"
-(https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-supported.html) lists Nova Pro
-and the Anthropic models below; record quotas ("Minimum number of records per batch inference job",
-100 by default; "Records per batch inference job", 50,000) from
-https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html and the Bedrock quotas
-page.  Batch is about half the on-demand price (FACTS.md, Bedrock pricing).
-Claude 3 Sonnet is left out on purpose: it reached end of life (retired 2025-07-21, FACTS.md), so
-it is the default profile set's model *without* batch support.
+(https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-supported.html); record quotas
+("Minimum number of records per batch inference job", 100 by default; "Records per batch inference job",
+50,000) from https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html and the Bedrock
+quotas page.  Batch is about half the on-demand price (FACTS.md, Bedrock pricing).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from .profiles import ModelProfile
+from typing import Any
 
 MIN_RECORDS = 100
 MAX_RECORDS = 50_000
@@ -31,19 +28,21 @@ class BatchTerms:
     output_per_1k: float = 0.0
 
 
-# Foundation-model id -> terms.  Prices: half the on-demand us-east-1 price per 1K tokens.
-_TABLE: dict[str, BatchTerms] = {
-    "amazon.nova-pro-v1:0": BatchTerms(input_per_1k=0.0004, output_per_1k=0.0016),
-    "anthropic.claude-3-haiku-20240307-v1:0": BatchTerms(input_per_1k=0.000125, output_per_1k=0.000625),
-    "anthropic.claude-haiku-4-5-20251001-v1:0": BatchTerms(input_per_1k=0.0005, output_per_1k=0.0025),
-    "anthropic.claude-sonnet-4-5-20250929-v1:0": BatchTerms(input_per_1k=0.0015, output_per_1k=0.0075),
-    "anthropic.claude-sonnet-4-6": BatchTerms(input_per_1k=0.0015, output_per_1k=0.0075),
-}
+# Base model id -> terms that differ from the catalogue's (per-account quota overrides; tests lower them).
+_TABLE: dict[str, BatchTerms] = {}
 
 
-def batch_terms(profile: ModelProfile) -> BatchTerms | None:
-    """The model's batch terms, or None when it does not support batch inference."""
-    return _TABLE.get(profile.model_id)
+def batch_terms(entry: Any) -> BatchTerms | None:
+    """The terms of a catalogue ``ModelEntry``, or None when it does not support batch inference."""
+    if entry is None or not entry.capabilities.batch:
+        return None
+    if entry.id in _TABLE:
+        return _TABLE[entry.id]
+    price = entry.price
+    return BatchTerms(
+        input_per_1k=price.batch_input if price.batch_input is not None else price.input / 2,
+        output_per_1k=price.batch_output if price.batch_output is not None else price.output / 2,
+    )
 
 
 def batch_cost(terms: BatchTerms | None, input_tokens: int, output_tokens: int) -> float:

@@ -487,7 +487,8 @@ def _apply_config(alias: str, raw: Mapping[str, Any], base: ModelEntry | None) -
             price=Price(0.0, 0.0), lifecycle={"default": Lifecycle(ACTIVE)},
             profiles={g: f"{g}.{mid}" for g in ("us", "eu", "apac", "global")},
             on_demand_regions=("*",), sources={"origin": "config.yaml"})
-    cap_over = {k: bool(caps[k]) for k in ("vision", "tools", "documents") if k in caps}
+    cap_over = {k: bool(caps[k]) for k in ("vision", "tools", "documents", "batch", "reasoning", "citations")
+                if k in caps}
     changes: dict[str, Any] = {"alias": alias}
     if cap_over:
         changes["capabilities"] = replace(base.capabilities, **cap_over)

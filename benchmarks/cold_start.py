@@ -6,7 +6,7 @@ that imports ``handler`` and answers the sample direct event ``events/qa.json`` 
 ``handler.lambda_handler`` (routing, prompt file, usage, cost, JSON logs and EMF metrics included: the Lambda
 environment variables are set so the Lambda code paths run).
 
-Both run from what Lambda would hold in /var/task: the zip ``python -m chains.package`` builds for this
+Both run from what Lambda would hold in /var/task: the zip ``python -m tools.package`` builds for this
 machine's architecture and Python (dependencies from constraints-lambda.txt, hash-based ``.pyc``), unpacked,
 run with ``python -S`` so nothing outside the package and the standard library is importable. (``--deps venv``
 instead builds the project part only and takes the dependencies from this environment: offline, but the
@@ -99,7 +99,7 @@ OURS_EAGER = "import langsmith.types\n" + OURS
 
 def build_task_root(base: Path, deps: bool) -> Path:
     """Our deployment package for this machine, unpacked: what /var/task would hold."""
-    from chains.package import BuildOptions, build
+    from tools.package import BuildOptions, build
 
     python = "{}.{}".format(*sys.version_info[:2])
     arch = ARCH[platform.machine().lower()]

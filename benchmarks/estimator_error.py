@@ -73,7 +73,7 @@ def claude_tokenizer(path: Optional[str], fetch: bool) -> Optional[Any]:
 def emulator_counts(items: List[Dict[str, str]]) -> List[Dict[str, int]]:
     """For each text: our estimate of [system, human(text)] and bedrock_local's CountTokens answer."""
     from chains import build_runtime
-    from chains.tokens import estimate, estimate_messages
+    from chains.tokens.estimator import estimate, estimate_messages
     from langchain_core.messages import HumanMessage, SystemMessage
 
     cfg = {
@@ -100,7 +100,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)
 
-    from chains.tokens import estimate_text
+    from chains.tokens.estimator import estimate_text
     from langchain_core.messages import HumanMessage
     from langchain_core.messages.utils import count_tokens_approximately
 

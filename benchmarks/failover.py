@@ -55,13 +55,12 @@ def main() -> int:
         from langchain_core.messages import HumanMessage
 
         from chains import build_runtime, get_chain
-        from chains.resilience import cooldown_for
 
         rt = build_runtime(backend="bedrock", notice=False)
         qa = get_chain("qa", rt)
         ours_calls: Counter = Counter()
         count_calls(rt.factory.client(rt.settings.region, rt.settings.model(PRIMARY).retry), ours_calls)
-        cooldown = cooldown_for(rt)
+        cooldown = rt.cooldown
 
         def ours_alone():
             out = qa.invoke({"question": QUESTION, "options": {"model": FALLBACK, "fallbacks": False}})

@@ -1,9 +1,12 @@
-"""Per-call overhead of the `qa` chain against raw boto3 `converse` and a bare `ChatBedrockConverse.invoke`.
+"""Per-call overhead of the handler and of the `qa` chain alone against a bare `ChatBedrockConverse.invoke`.
 
-All three send the same messages to the same bedrock_local server (its own process, no model latency, so
-what remains is client-side work plus the HTTP round trip), in interleaved rounds. The figure that matters is
-the difference of medians: what routing, fallback wrapper, usage and cost accounting and logging add per call.
-Goal: under 1 ms added per call.
+All variants send the same messages to the same bedrock_local server (its own process on loopback, no model
+latency, so what remains is client-side work plus the HTTP round trip), in interleaved rounds, with logging
+on at INFO as in Lambda (JSON lines and EMF metrics, written to /dev/null here). The figures that matter are
+the differences of medians against the bare ``ChatBedrockConverse`` in the same run:
+  * the chain alone (``get_chain("qa").invoke``): goal at most +0.5 ms;
+  * the handler path (``handler.handle`` on a ``qa`` event: parsing, request scope, logs, metrics,
+    redaction, envelope): goal at most +1.0 ms.
 
     python benchmarks/overhead.py [--rounds 30]
 """
@@ -11,20 +14,34 @@ Goal: under 1 ms added per call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import logging
+import os
 
 from _common import bedrock_env, emulator_process, interleaved, machine, median, p90, result, table
 
 QUESTION = "Which model family does Amazon Nova belong to?"
 CONTEXT = "Amazon Nova is Amazon's own family of foundation models. Claude models come from Anthropic."
+CHAIN_GOAL_MS, HANDLER_GOAL_MS = 0.5, 1.0
+# Lambda's logging set-up (JSON to stdout, INFO, EMF metrics); stdout goes to /dev/null while measuring.
+LAMBDA_ENV = {"AWS_LAMBDA_FUNCTION_NAME": "bedrock-chains-bench", "LOG_LEVEL": "INFO"}
+
+
+class _Context:
+    aws_request_id = None
+    function_name = "bedrock-chains-bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains-bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30, help="rounds of 10 calls per variant")
     args = ap.parse_args()
-    logging.disable(logging.WARNING)
+    os.environ.update(LAMBDA_ENV)
 
     with emulator_process(latency_scale=0.0) as url, bedrock_env(url):
         import boto3
@@ -41,42 +58,52 @@ def main() -> None:
         alias = first["route"]["model"]
         cfg = runtime.settings.models[alias]
         messages = chain.prompt().format_messages({"question": QUESTION, "context": CONTEXT})
-        max_tokens = chain.prompt().metadata.max_tokens or cfg.params.max_tokens
+        max_tokens = min(chain.prompt().metadata.max_tokens or cfg.params.max_tokens or cfg.max_output_tokens,
+                         cfg.max_output_tokens)
 
-        client = boto3.client("bedrock-runtime", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+        client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                              config=Config(retries={"total_max_attempts": 1}))
         system = [{"text": m.content} for m in messages if m.type == "system"]
         convo = [{"role": "user", "content": [{"text": m.content}]} for m in messages if m.type == "human"]
         inference = {"maxTokens": max_tokens, "temperature": cfg.params.temperature or 0.2}
         bare = ChatBedrockConverse(model=cfg.model_id, client=client, bedrock_client=client,
                                    max_tokens=max_tokens, temperature=cfg.params.temperature)
+        context = _Context()
 
         variants = {
             "raw boto3 converse": lambda: client.converse(modelId=cfg.model_id, system=system, messages=convo,
                                                           inferenceConfig=inference),
             "bare ChatBedrockConverse": lambda: bare.invoke(messages),
             "qa chain .invoke": lambda: chain.invoke(event["input"]),
-            "handler (qa event)": lambda: handler.handle(event, None, runtime=runtime),
+            "handler (qa event)": lambda: handler.handle(event, context, runtime=runtime),
         }
-        samples = interleaved(variants, rounds=args.rounds)
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            status, body = handler.handle(event, context, runtime=runtime)
+            assert status == 200 and body["ok"], body
+            samples = interleaved(variants, rounds=args.rounds)
 
     base = median(samples["raw boto3 converse"])
     bare_ms = median(samples["bare ChatBedrockConverse"])
     rows = []
     for name, xs in samples.items():
-        rows.append([name, median(xs), p90(xs), median(xs) - base, median(xs) / base])
-    print(f"Per-call time against bedrock_local over HTTP, no model latency ({machine()}; model {alias}; "
-          f"{args.rounds * 10} calls each, interleaved)")
-    print(table(["variant", "median ms", "p90 ms", "+ms vs boto3", "x boto3"], rows))
+        rows.append([name, median(xs), p90(xs), median(xs) - bare_ms, median(xs) / bare_ms])
+    print(f"Per-call time against bedrock_local over HTTP, no model latency, INFO logging on ({machine()}; "
+          f"model {alias}; {args.rounds * 10} calls each, interleaved)")
+    print(table(["variant", "median ms", "p90 ms", "+ms vs bare", "x bare"], rows))
     chain_ms = median(samples["qa chain .invoke"])
     handler_ms = median(samples["handler (qa event)"])
-    print(f"\nqa chain adds {chain_ms - bare_ms:+.3f} ms over bare ChatBedrockConverse; "
-          f"the handler adds {handler_ms - bare_ms:+.3f} ms (goal: under 1 ms)")
+    print(f"\nqa chain alone adds {chain_ms - bare_ms:+.3f} ms ({chain_ms / bare_ms:.3f}x) over bare "
+          f"ChatBedrockConverse (goal: at most {CHAIN_GOAL_MS} ms)")
+    print(f"the handler path adds {handler_ms - bare_ms:+.3f} ms ({handler_ms / bare_ms:.3f}x) over bare "
+          f"ChatBedrockConverse (goal: at most {HANDLER_GOAL_MS} ms)")
     result("overhead", "raw boto3 converse per call", base, "ms")
     result("overhead", "bare ChatBedrockConverse added", bare_ms - base, "ms", "raw boto3", bare_ms / base)
     result("overhead", "qa chain added vs bare ChatBedrockConverse", chain_ms - bare_ms, "ms",
-           "bare ChatBedrockConverse", chain_ms / bare_ms, "< 1 ms", chain_ms - bare_ms < 1.0)
+           "bare ChatBedrockConverse", chain_ms / bare_ms, f"<= {CHAIN_GOAL_MS} ms",
+           chain_ms - bare_ms <= CHAIN_GOAL_MS)
     result("overhead", "handler (qa) added vs bare ChatBedrockConverse", handler_ms - bare_ms, "ms",
-           "bare ChatBedrockConverse", handler_ms / bare_ms, "< 1 ms", handler_ms - bare_ms < 1.0)
+           "bare ChatBedrockConverse", handler_ms / bare_ms, f"<= {HANDLER_GOAL_MS} ms",
+           handler_ms - bare_ms <= HANDLER_GOAL_MS)
     json.dumps(first)
 
 

@@ -31,8 +31,8 @@ def main() -> int:
     from langchain_core.runnables import RunnableLambda
 
     from chains import build_runtime, get_chain
-    from chains.routed import build_messages
-    from chains.router import Router, decide
+    from chains.attachments import build_messages
+    from chains.routing.decision import Router, decide
 
     rt = build_runtime(backend="local", notice=False)
     qa = get_chain("qa", rt)

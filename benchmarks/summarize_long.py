@@ -98,7 +98,7 @@ def main() -> None:
     doc = make_document(args.chars)
     base_cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
 
-    from chains.mapreduce import MapReduce  # noqa: F401  (import cost outside the timings)
+    from chains.strategies.map_reduce import MapReduce  # noqa: F401  (import cost outside the timings
 
     rows = []
     with emulator_process(latency_scale=args.latency_scale, config="config.yaml") as url, bedrock_env(url):

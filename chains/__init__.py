@@ -4,7 +4,9 @@
     get_chain("qa").invoke({"question": "What is Bedrock?"})
 
 Importing this package has no side effects: no network, no clients, no logging configuration, and the
-environment is read only when a chain is first built. The exception tree is documented in ``chains.errors``.
+environment is read only when a chain is first built. The exception tree is documented in ``chains.errors``;
+the layout of the package in ``docs/architecture.md``. ``__all__`` is the public API (checked by
+``tests/unit/test_public_api.py``); everything else is importable from its module but may move.
 """
 
 from chains.config import Settings, load_config
@@ -32,6 +34,7 @@ from chains.errors import (
     UnsupportedAttachment,
 )
 from chains.registry import build_runtime, describe_chains, get_chain, list_chains, reset_default_runtime
+from chains.routing.decision import Router
 
 __all__ = [
     "AllModelsFailed",
@@ -49,6 +52,7 @@ __all__ = [
     "ModelUnusable",
     "PinnedModelUnsuitable",
     "PromptError",
+    "Router",
     "Settings",
     "StreamInterrupted",
     "Throttled",

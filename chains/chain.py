@@ -1,11 +1,13 @@
 """The Runnable every chain is: input checking, options, usage and cost accounting, the result shape.
 
-A strategy (single, routed, compare, ...) is a function ``(chain, request, config) -> dict`` that returns
-at least ``output``, ``model`` and ``route``; this class adds ``attempts``, ``usage``, ``usage_by_model``,
+A strategy (single, routed, compare, ...) is a ``Strategy``: its ``run(chain, request, config) -> dict``
+returns at least ``output``, ``model`` and ``route``, and it declares what it needs (extra inputs, the
+configured order, ``options.prompt``, its own settings) instead of generic code testing it by name. This class
+adds ``attempts``, ``usage``, ``usage_by_model``,
 ``cost_usd`` and ``latency_ms``. Because it is a ``Runnable``, ``batch``, ``ainvoke`` and the rest work and
 callbacks, tags and metadata in the config reach every model call.
 
-Streaming: a strategy module may also define ``stream(chain, request, config)`` yielding ``{"output": delta}``
+Streaming: a strategy may also have ``stream(chain, request, config)`` yielding ``{"output": delta}``
 chunks and then one dict with its other keys; ``BedrockChain.stream`` adds a last chunk with usage, cost and
 latency, so the sum of the chunks equals what ``invoke`` returns. A strategy without ``stream`` yields its
 ``invoke`` result as one chunk. ``ainvoke``/``astream`` run the blocking boto3 calls in the executor:
@@ -14,11 +16,10 @@ langchain-aws has no native async (``ChatBedrockConverse.ainvoke`` is ``run_in_e
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Type
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple, Type
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config, run_in_executor
@@ -27,22 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from chains.config import ChainConfig, Settings
 from chains.errors import BadRequest, ChainsError
-from chains.optimize import optimize_request
 from chains.options import Options, parse_options
-from chains.prompts import LoadedPrompt, PromptLibrary
-from chains.tokens import token_report
+from chains.prompts import LoadedPrompt
+from chains.runtime import Runtime
+from chains.tokens.optimize import optimize_request
+from chains.tokens.report import token_report
 from chains.usage import new_collector, summarise, with_handler
 
 RESERVED_INPUT = "options"
-
-
-@dataclass
-class Runtime:
-    """What all chains of one configuration share: settings, model factory, prompt library."""
-
-    settings: Settings
-    factory: Any  # chains.models.ModelFactory
-    prompts: PromptLibrary
 
 
 @dataclass
@@ -67,7 +60,6 @@ class ChainRequest:
         return None if d is None else (d - time.perf_counter()) * 1000.0
 
 
-Strategy = Callable[["BedrockChain", ChainRequest, RunnableConfig], Dict[str, Any]]
 
 
 class ChainOutput(BaseModel):
@@ -84,6 +76,43 @@ class ChainOutput(BaseModel):
     latency_ms: float = Field(description="Wall time of the whole chain.")
 
 
+RunFn = Callable[["BedrockChain", ChainRequest, RunnableConfig], Dict[str, Any]]
+StreamFn = Callable[["BedrockChain", ChainRequest, RunnableConfig], Iterator[Dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy: how a chain runs, and what it declares to the generic code (chain, router, --check).
+
+    Each strategy module defines one (``chains.registry.STRATEGIES`` names them) instead of generic code
+    testing a strategy by its name.
+    """
+
+    name: str
+    run: RunFn
+    stream: Optional[StreamFn] = None  # None: the invoke result is the one chunk
+    output: Type[ChainOutput] = ChainOutput  # the response schema (a subclass naming the keys it adds)
+    extra_inputs: Tuple[str, ...] = ()  # inputs that are not prompt variables (routed: images, documents)
+    ordered: bool = False  # the router keeps the configured order (no content routing): ``fallback``
+    takes_prompt_option: bool = False  # ``options.prompt`` names another prompt file: ``compare``
+    # Validates the chain's own settings (``chains.<name>.settings`` with its config section) and returns
+    # them; cached on the chain, run by ``--check`` for every chain.
+    settings: Optional[Callable[["BedrockChain"], Any]] = None
+
+
+class Strategy(Protocol):
+    """What ``BedrockChain``, the router and ``--check`` need from a strategy (``StrategySpec`` is one)."""
+
+    name: str
+    run: RunFn
+    stream: Optional[StreamFn]
+    output: Type[ChainOutput]
+    extra_inputs: Tuple[str, ...]
+    ordered: bool
+    takes_prompt_option: bool
+    settings: Optional[Callable[["BedrockChain"], Any]]
+
+
 class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
     def __init__(self, name: str, cfg: ChainConfig, runtime: Runtime, strategy: Strategy) -> None:
         self.name = name
@@ -91,6 +120,15 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         self.runtime = runtime
         self.strategy = strategy
         self._input_schema: Optional[Type[BaseModel]] = None
+        self._strategy_settings: Any = None
+        # Per-chain objects a strategy builds once and reuses (the agent's compiled graphs).
+        self.memo: Dict[Any, Any] = {}
+
+    def strategy_settings(self) -> Any:
+        """The strategy's validated settings for this chain (``StrategySpec.settings``), built once."""
+        if self._strategy_settings is None and self.strategy.settings is not None:
+            self._strategy_settings = self.strategy.settings(self)
+        return self._strategy_settings
 
     # --- schemas ---------------------------------------------------------------------------------------------
     @property
@@ -122,7 +160,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         if self._input_schema is None:
             fields = self._prompt_fields()
             fields[RESERVED_INPUT] = (Optional[Options], Field(default=None, description="Per-request options."))
-            for extra in getattr(self.strategy, "extra_inputs", ()):  # routed: images, documents
+            for extra in self.strategy.extra_inputs:  # routed: images, documents
                 fields.setdefault(extra, (Optional[List[Dict[str, Any]]], Field(default=None, description=f"Attached {extra}.")))
             self._input_schema = create_model(  # type: ignore[call-overload]
                 f"{_camel(self.name)}Input", __config__=ConfigDict(extra="forbid"), __doc__=self.description,
@@ -146,11 +184,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         return Dict[str, Any]
 
     def get_output_schema(self, config: Optional[RunnableConfig] = None) -> Type[BaseModel]:
-        """``ChainOutput``, or the strategy module's ``Output`` (a subclass naming the keys it adds)."""
-        base = getattr(inspect.getmodule(self.strategy), "Output", None)
-        if not (isinstance(base, type) and issubclass(base, ChainOutput)):
-            base = ChainOutput
-        return create_model(f"{_camel(self.name)}Output", __base__=base)  # type: ignore[call-overload]
+        """``ChainOutput``, or the strategy's ``output`` (a subclass naming the keys it adds)."""
+        return create_model(f"{_camel(self.name)}Output", __base__=self.strategy.output)  # type: ignore[call-overload]
 
     @property
     def config_specs(self) -> List[ConfigurableFieldSpec]:
@@ -175,20 +210,21 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             options = options.model_copy(update={"model": configured_model})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
-        if options.prompt is not None and self.cfg.strategy != "compare":
+        takes_prompt = self.strategy.takes_prompt_option
+        if options.prompt is not None and not takes_prompt:
             # Silently answering with the chain's own prompt would mislead the caller.
             raise BadRequest(f"options.prompt applies to the compare chain only; '{self.name}' always uses "
                              f"prompts/{self.cfg.prompt}.yaml", field="options.prompt")
-        if self.cfg.strategy == "compare" and options.prompt is not None:
+        if takes_prompt and options.prompt is not None:
             # A prompt named by the request is the caller's mistake when unknown (400), not a config error.
             available = self.runtime.prompts.names()
             if options.prompt not in available:
                 shown = options.prompt if len(options.prompt) <= 80 else options.prompt[:80] + "…"
                 raise BadRequest(f"unknown prompt {shown!r} in options.prompt; available prompts: "
                                  f"{', '.join(available)}", field="options.prompt", available=available)
-        prompt = self.prompt(options.prompt if self.cfg.strategy == "compare" else None)
+        prompt = self.prompt(options.prompt if takes_prompt else None)
         # A strategy may take inputs that are not prompt variables (routed: images, documents).
-        extra_inputs = tuple(getattr(self.strategy, "extra_inputs", ()))
+        extra_inputs = self.strategy.extra_inputs
         unknown = sorted(set(inputs) - set(prompt.spec.input_variables) - set(extra_inputs))
         if unknown:
             raise BadRequest(
@@ -209,7 +245,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         request = self.parse(input, config)
         collector = new_collector()
         run_config = with_handler(config, collector)
-        return self._finish(request, collector, lambda: self.strategy(self, request, run_config))
+        return self._finish(request, collector, lambda: self.strategy.run(self, request, run_config))
 
     # --- streaming -------------------------------------------------------------------------------------------
     def stream(
@@ -258,10 +294,10 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         request = self.parse(input, config)
         collector = new_collector()
         run_config = with_handler(config, collector)
-        stream_fn = getattr(inspect.getmodule(self.strategy), "stream", None)
-        if not callable(stream_fn):
+        stream_fn = self.strategy.stream
+        if stream_fn is None:
             # No streaming in this strategy: its invoke result is the one chunk.
-            yield AddableDict(self._finish(request, collector, lambda: self.strategy(self, request, run_config)))
+            yield AddableDict(self._finish(request, collector, lambda: self.strategy.run(self, request, run_config)))
             return
         seen: set = set()
         parts = stream_fn(self, request, run_config)

@@ -1,7 +1,14 @@
-"""Typed configuration: the pydantic models of ``config.yaml`` and how they are loaded.
+"""Typed configuration: the pydantic models of ``config.yaml``, how they are loaded, and ``section()``.
 
-Precedence, highest first (as in Powertools): an explicit argument, then the environment, then the file.
-Nothing here runs at import time; ``load_config`` reads the file and the environment when it is called.
+Where the file comes from, first found wins: the ``source`` argument, ``CHAINS_CONFIG``, ``./config.yaml``
+in the working directory, then the defaults packaged with the library (``chains/_defaults/config.yaml`` in
+an installed wheel, the repository's top-level ``config.yaml`` in a checkout). Prompts likewise: the
+config's ``prompts_dir``, ``./prompts`` next to a config file found in the working directory, then the
+packaged prompts. Values: an explicit argument beats the environment, which beats the file.
+
+Every stage's section (``tokens``, ``router``, ``resilience``, ``compare``, ``observability``) is free-form
+here and validated by its owner's model through ``section()``, once per section object.
+Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -15,46 +22,61 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chains.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.yaml"
-DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def _packaged(name: str) -> Path:
+    """The default shipped with the library: ``chains/_defaults/<name>`` in a wheel (hatchling's
+    force-include), else the repository's top-level file (a checkout, or ``pip install -e .``)."""
+    from importlib import resources
+
+    packaged = Path(str(resources.files("chains").joinpath("_defaults", name)))
+    return packaged if packaged.exists() else PROJECT_ROOT / name
+
+
+DEFAULT_CONFIG_PATH = _packaged("config.yaml")
+DEFAULT_PROMPTS_DIR = _packaged("prompts")
 
 Backend = Literal["auto", "bedrock", "local"]
 
 
-class _Strict(BaseModel):
-    # A misspelt key in config.yaml must be an error, not a silently ignored setting.
+class StrictModel(BaseModel):
+    """The one base of every configuration model: a misspelt key in config.yaml is an error, not a silently
+    ignored setting."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Capabilities(_Strict):
+
+class Capabilities(StrictModel):
     vision: bool = False
     tools: bool = True
     documents: bool = False
 
 
-class Price(_Strict):
+class Price(StrictModel):
     """USD per 1,000 tokens (on-demand)."""
 
     input_per_1k: float = Field(ge=0)
     output_per_1k: float = Field(ge=0)
 
 
-class Latency(_Strict):
+class Latency(StrictModel):
     """The emulator's latency profile for this model (bedrock_local reads it)."""
 
     first_token_ms: float = Field(default=0, ge=0)
     per_token_ms: float = Field(default=0, ge=0)
 
 
-class RetryPolicy(_Strict):
+class RetryPolicy(StrictModel):
     """botocore's retry layer, per model. ``total_max_attempts`` counts tries, not retries.
 
     With fallbacks behind a model, one try and a fast failover beats backing off on a throttled model.
     """
 
     # Hashable: clients are shared per (region, retry policy).
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
 
     mode: Literal["standard", "adaptive", "legacy"] = "standard"
     total_max_attempts: int = Field(default=1, ge=1, le=10)
@@ -62,14 +84,14 @@ class RetryPolicy(_Strict):
     read_timeout: float = Field(default=60.0, gt=0)
 
 
-class ModelParams(_Strict):
+class ModelParams(StrictModel):
     temperature: Optional[float] = Field(default=None, ge=0, le=1)
     top_p: Optional[float] = Field(default=None, ge=0, le=1)
     max_tokens: Optional[int] = Field(default=None, ge=1)
     stop: Optional[List[str]] = None
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     model_id: str = Field(min_length=1)
     # The environment variable users already know for this model's id (e.g. AMAZON_NOVA_PRO_MODEL_ID).
     model_id_env: Optional[str] = None
@@ -90,12 +112,12 @@ class ModelConfig(_Strict):
     tier: Literal["fast", "strong"] = "fast"
 
 
-Strategy = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
+StrategyName = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
 
 
-class ChainConfig(_Strict):
+class ChainConfig(StrictModel):
     prompt: str
-    strategy: Strategy = "single"
+    strategy: StrategyName = "single"
     # single: the model; routed/fallback: the candidates in order (default: all models).
     model: Optional[str] = None
     models: Optional[List[str]] = None
@@ -104,7 +126,7 @@ class ChainConfig(_Strict):
     settings: Dict[str, Any] = Field(default_factory=dict)
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     region: str = "us-east-1"
     backend: Backend = "auto"
     prompts_dir: Optional[str] = None
@@ -141,9 +163,18 @@ class Settings(_Strict):
         return self
 
     def prompts_path(self) -> Path:
+        """``prompts_dir`` (relative to the config file), else ``prompts/`` next to a config file that is not
+        the packaged default, else the packaged prompts."""
         if self.prompts_dir:
             base = Path(self.source).parent if self.source else Path.cwd()
             return (base / self.prompts_dir).resolve()
+        if self.source and Path(self.source).resolve() != DEFAULT_CONFIG_PATH.resolve():
+            beside = Path(self.source).resolve().parent / "prompts"
+            if beside.is_dir():
+                return beside
+        here = Path.cwd() / "prompts"
+        if here.is_dir():
+            return here.resolve()
         return DEFAULT_PROMPTS_DIR
 
     def model(self, alias: str) -> ModelConfig:
@@ -174,25 +205,42 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
 M = TypeVar("M", bound=BaseModel)
 
 
-_section_cache: Dict[Tuple[type, int], Tuple[Any, Any]] = {}
+_section_cache: Dict[Tuple[type, str, int], Tuple[Any, Any]] = {}
 _section_cache_lock = threading.Lock()
 
 
-def cached_section(model: Type[M], section: Any, where: str, source: Optional[str] = None) -> M:
-    """``validate_section`` once per section object: stages read their section on every request.
+def section(settings: "Settings", name: str, model: Type[M], overrides: Optional[Mapping[str, Any]] = None,
+            where: Optional[str] = None) -> M:
+    """The ``name:`` section of ``settings`` validated with its owner's ``model``: THE way every stage reads
+    its section (``--check`` runs it for every section, so a bad one fails there, not on every request).
 
-    Keyed by the section's identity (the entry holds the section, so its id cannot be reused); a section
-    replaced in the settings is validated again.
+    Cached per section object (the entry holds it, so its id cannot be reused; a section replaced in the
+    settings is validated again). ``overrides`` (a chain's own ``settings``) are laid over the section and
+    validated each time. After validation, a model may check itself against the whole configuration with a
+    ``check_against(settings, where)`` method (e.g. a model alias it names must be configured).
     """
-    key = (model, id(section))
+    raw = getattr(settings, name)
+    where = where or name
+    if overrides:
+        data = dict(raw or {})
+        data.update(overrides)
+        return _checked(validate_section(model, data, where, settings.source), settings, where)
+    key = (model, name, id(raw))
     hit = _section_cache.get(key)
-    if hit is not None and hit[0] is section:
+    if hit is not None and hit[0] is raw:
         return hit[1]
-    validated = validate_section(model, section or {}, where, source)
+    validated = _checked(validate_section(model, raw or {}, where, settings.source), settings, where)
     with _section_cache_lock:
         if len(_section_cache) > 256:  # many configurations in one process (tests): keep it bounded
             _section_cache.clear()
-        _section_cache[key] = (section, validated)
+        _section_cache[key] = (raw, validated)
+    return validated
+
+
+def _checked(validated: M, settings: "Settings", where: str) -> M:
+    check = getattr(validated, "check_against", None)
+    if callable(check):
+        check(settings, where)
     return validated
 
 
@@ -231,7 +279,7 @@ def load_config(
     """Load and validate the configuration.
 
     ``source`` is a path to a YAML file, a mapping with the same shape, or ready ``Settings``; by default
-    ``CHAINS_CONFIG`` or the project's ``config.yaml``. ``backend`` and ``region`` given here beat
+    ``CHAINS_CONFIG``, else ``./config.yaml``, else the packaged default. ``backend`` and ``region`` given here beat
     ``CHAINS_BACKEND`` / ``AWS_REGION`` in ``env`` (default ``os.environ``), which beat the file.
     Model ids may be overridden by each model's ``model_id_env`` variable. Configuration passed in code
     (a mapping or ``Settings``) is explicit: the environment does not override it.
@@ -243,7 +291,7 @@ def load_config(
     elif isinstance(source, Mapping):
         data, origin = dict(source), None
     else:
-        path = Path(source or env.get("CHAINS_CONFIG") or DEFAULT_CONFIG_PATH)
+        path = Path(source or env.get("CHAINS_CONFIG") or _working_dir_config() or DEFAULT_CONFIG_PATH)
         data, origin = _read_yaml(path), str(path)
 
     try:
@@ -270,6 +318,11 @@ def load_config(
     if region is not None:
         settings.region = region
     return settings
+
+
+def _working_dir_config() -> Optional[Path]:
+    here = Path.cwd() / "config.yaml"
+    return here if here.is_file() else None
 
 
 def _check_backend(value: str, where: str) -> Backend:

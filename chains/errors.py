@@ -275,7 +275,7 @@ def classify(exc: BaseException) -> tuple[str, Optional[str]]:
     if isinstance(exc, ModelCallError):
         return exc.error_class, exc.code
     message = str(exc).lower()
-    code = _error_code(exc)
+    code = error_code(exc)
     # langchain-aws re-raises "Input is too long" as a ValidationException that is also a
     # ContextOverflowError: the class is the most reliable signal, whatever the wording.
     try:
@@ -323,18 +323,39 @@ def to_model_error(exc: BaseException, model: Optional[str] = None) -> ModelCall
         return exc
     error_class, code = classify(exc)
     cls = _CLASS_TYPES.get(error_class, ModelClientError)
-    return cls(_clean_message(exc), code=code, model=model)
+    return cls(error_message(exc), code=code, model=model)
 
 
-def _error_code(exc: BaseException) -> Optional[str]:
+# --- the only reader of botocore's ``response["Error"]`` ------------------------------------------------------
+
+
+def service_error(exc: BaseException) -> Dict[str, Any]:
+    """botocore's ``response["Error"]`` of a ClientError (``{}`` for anything else)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
-        code = (response.get("Error") or {}).get("Code")
-        if code:
-            return str(code)
+        error = response.get("Error")
+        if isinstance(error, dict):
+            return error
+    return {}
+
+
+def error_code(exc: BaseException) -> Optional[str]:
+    """The service's error code (``ThrottlingException`` ...), or None when the exception has none."""
+    code = service_error(exc).get("Code")
+    if code:
+        return str(code)
     # Mid-stream errors: botocore's EventStreamError is a ClientError with a lower-camel code.
     code = getattr(exc, "code", None)
     return str(code) if isinstance(code, str) and code else None
+
+
+def error_message(exc: BaseException) -> str:
+    """The service's own message when there is one, else the exception's text (or its class name)."""
+    msg = service_error(exc).get("Message")
+    if msg:
+        return str(msg)
+    return str(exc) or type(exc).__name__
+
 
 
 def _http_status(exc: BaseException) -> Optional[int]:
@@ -342,15 +363,6 @@ def _http_status(exc: BaseException) -> Optional[int]:
     if isinstance(response, dict):
         return (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
     return None
-
-
-def _clean_message(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        msg = (response.get("Error") or {}).get("Message")
-        if msg:
-            return str(msg)
-    return str(exc) or type(exc).__name__
 
 
 # --- Bedrock batch inference: per-record errors ----------------------------------------------------------------

@@ -14,13 +14,13 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chains.config import StrictModel
 from chains.errors import BadRequest, MissingVariables, PromptError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-class PromptMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PromptMessage(StrictModel):
     # ``placeholder``: a list of messages supplied by the request (chat history), content "{var}".
     role: Literal["system", "human", "ai", "placeholder"]
     content: str
@@ -33,8 +33,7 @@ class PromptMetadata(BaseModel):
     max_tokens: Optional[int] = Field(default=None, ge=1)
 
 
-class PromptFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PromptFile(StrictModel):
     description: str = ""
     template_format: Literal["f-string", "mustache"] = "f-string"
     input_variables: List[str]

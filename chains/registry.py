@@ -7,21 +7,22 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from chains.chain import BedrockChain, Runtime
+from chains.chain import BedrockChain, Strategy
 from chains.config import Settings, load_config
 from chains.errors import ConfigError, UnknownChain
 from chains.prompts import PromptLibrary
+from chains.runtime import Runtime
 
-# strategy name -> "module:function". Imported on first use, so a chain's dependencies (text splitters,
+# strategy name -> "module:StrategySpec". Imported on first use, so a chain's dependencies (text splitters,
 # langgraph ...) cost nothing to a process that never runs it.
 STRATEGIES: Dict[str, str] = {
-    "single": "chains.single:run",
-    "routed": "chains.routed:run",
-    "fallback": "chains.routed:run",  # same function: the chain's strategy tells the router to keep config order
-    "map_reduce": "chains.mapreduce:run",
-    "chat": "chains.chat:run",
-    "compare": "chains.compare:run",
-    "agent": "chains.agent:run",
+    "single": "chains.strategies.single:SINGLE",
+    "routed": "chains.strategies.routed:ROUTED",
+    "fallback": "chains.strategies.routed:FALLBACK",  # routed's functions, declaring the configured order
+    "map_reduce": "chains.strategies.map_reduce:MAP_REDUCE",
+    "chat": "chains.strategies.chat:CHAT",
+    "compare": "chains.strategies.compare.compare:COMPARE",
+    "agent": "chains.strategies.agent:AGENT",
 }
 
 _default_runtime: Optional[Runtime] = None
@@ -43,7 +44,7 @@ def build_runtime(
     settings = load_config(config, backend=backend, region=region, env=env)
     factory = ModelFactory(settings, env=env, emulator=emulator, notice=notice)
     prompts = PromptLibrary(settings.prompts_path())
-    return Runtime(settings=settings, factory=factory, prompts=prompts)
+    return Runtime(settings=settings, factory=factory, prompts=prompts, chain_builder=get_chain)
 
 
 def default_runtime() -> Runtime:
@@ -62,7 +63,8 @@ def reset_default_runtime() -> None:
         _default_runtime = None
 
 
-def _strategy(name: str) -> Any:
+def strategy(name: str) -> Strategy:
+    """The strategy called ``name`` (imported on first use); ``ConfigError`` lists the implemented ones."""
     target = STRATEGIES.get(name)
     if target is None:
         raise ConfigError(f"strategy '{name}' is not implemented (available: {', '.join(sorted(STRATEGIES))})")
@@ -73,13 +75,14 @@ def _strategy(name: str) -> Any:
 def get_chain(name: str, runtime: Optional[Runtime] = None) -> BedrockChain:
     """The chain called ``name`` as a Runnable; ``UnknownChain`` (404) lists the configured ones."""
     runtime = runtime or default_runtime()
-    cache: Dict[str, BedrockChain] = runtime.__dict__.setdefault("_chains", {})
-    chain = cache.get(name)
+    chain = runtime.chains.get(name) if isinstance(name, str) else None
     if chain is None:
         if not isinstance(name, str) or name not in runtime.settings.chains:
             raise UnknownChain(str(name)[:80], list_chains(runtime))
         cfg = runtime.settings.chains[name]
-        chain = cache[name] = BedrockChain(name, cfg, runtime, _strategy(cfg.strategy))
+        chain = BedrockChain(name, cfg, runtime, strategy(cfg.strategy))
+        with runtime.lock:
+            chain = runtime.chains.setdefault(name, chain)
     return chain
 
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
 
-from chains.config import Settings
+from chains.config import Price, Settings
 
 EMPTY_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
 
@@ -33,15 +33,17 @@ def new_collector() -> UsageMetadataCallbackHandler:
     return UsageMetadataCallbackHandler()
 
 
+def cost(price: Price, input_tokens: float, output_tokens: float) -> float:
+    """THE cost formula: USD for ``input_tokens`` and ``output_tokens`` at ``price`` (USD per 1,000 tokens)."""
+    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k) / 1000.0
+
+
 def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
     """USD for one model's usage; 0 for a model id that is not configured (and so has no price)."""
     alias = settings.alias_for_model_id(model_id)
     if alias is None:
         return 0.0
-    price = settings.models[alias].price
-    return (
-        usage.get("input_tokens", 0) * price.input_per_1k + usage.get("output_tokens", 0) * price.output_per_1k
-    ) / 1000.0
+    return cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0))
 
 
 def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -64,5 +66,5 @@ def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) 
 
 
 def estimate_cost(settings: Settings, alias: str, input_tokens: int, output_tokens: int) -> float:
-    price = settings.models[alias].price
-    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k) / 1000.0
+    """Estimated USD of one call to ``alias`` (unknown alias: ``UnknownModel``)."""
+    return cost(settings.model(alias).price, input_tokens, output_tokens)

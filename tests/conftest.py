@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+TESTS = Path(__file__).resolve().parent
+for _path in (ROOT, TESTS):  # the project (chains, handler) and tests/helpers (as ``helpers``)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 # Variables that would let a test reach real AWS or change which backend is chosen.
 AWS_ENV = [

@@ -80,7 +80,8 @@ def answer_chain(chain: Any, alias: str, prompt: Optional[str] = None) -> Any:
     cache = _deps.bulk_state(chain.runtime).setdefault("answer_chains", {})
     if (chain.name, alias, prompt) not in cache:
         cfg = _deps.ChainConfig(prompt=prompt, strategy="single", model=alias, description=chain.cfg.description)
-        cache[(chain.name, alias, prompt)] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime, _deps.single_run)
+        cache[(chain.name, alias, prompt)] = _deps.BedrockChain(f"{chain.name}.{alias}", cfg, chain.runtime,
+                                                                _deps.single_strategy)
     return cache[(chain.name, alias, prompt)]
 
 

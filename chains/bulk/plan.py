@@ -124,15 +124,14 @@ def _route(chain: Any, request: Any) -> tuple:
         reason = ("pinned by options.model" if request.options.model
                   else f"the model configured for chain '{chain.name}'")
         messages = request.prompt.format_messages(request.inputs)
-        requested = request.options.max_tokens or request.prompt.metadata.max_tokens
-        max_tokens = _deps.output_tokens(settings, alias, requested)
+        max_tokens = _deps.output_reserve(settings, alias, _deps.requested_max_tokens(request))
         price = settings.model(alias).price
         est = (_deps.estimate_messages(messages) * price.input_per_1k + max_tokens * price.output_per_1k) / 1000.0
         return alias, {"model": alias, "reason": reason, "candidates": [alias]}, messages, max_tokens, est
     messages = _deps.build_messages(chain, request)
     decision = _deps.decide(chain, request, messages)
     messages = _deps.with_domain_preamble(request, messages, decision)
-    max_tokens = _deps.output_tokens(settings, decision.model, decision.max_tokens)
+    max_tokens = _deps.output_reserve(settings, decision.model, decision.max_tokens)
     return decision.model, decision.to_dict(), messages, max_tokens, decision.estimated_cost_usd
 
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chains.bulk._deps import cached_section
+from chains.bulk._deps import section
 
 ROLE_ENV = "BULK_ROLE_ARN"
 # Offline (bedrock_local) a role is still required by the API shape; any well-formed ARN will do.
@@ -40,10 +40,7 @@ class BulkSettings(BaseModel):
 
 
 def bulk_settings(settings: Any) -> BulkSettings:
-    section = getattr(settings, "bulk", None)
-    if section is None:
-        section = (getattr(settings, "model_extra", None) or {}).get("bulk")
-    return cached_section(BulkSettings, section or {}, "bulk", getattr(settings, "source", None))
+    return section(settings, "bulk", BulkSettings)
 
 
 def role_arn(settings: Any, given: Optional[str] = None, backend: str = "bedrock") -> Optional[str]:

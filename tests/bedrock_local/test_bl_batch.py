@@ -217,9 +217,14 @@ def error_of(call) -> tuple[str, str, int]:
 
 
 def test_a_model_without_batch_support_is_refused(s3, make_emu, control):
+    from bedrock_local.catalogue import load_catalogue
+
     _, bucket = s3
-    bedrock = control(make_emu())
-    assert error_of(lambda: create(bedrock, bucket, model=SONNET)) == ("ValidationException", NO_BATCH, 400)
+    # Which models take batch jobs is catalogue data (capabilities.batch); here a configured model without it.
+    catalogue = load_catalogue({"no_batch": {"model_id": "example.no-batch-v1:0", "capabilities": {"batch": False}}})
+    bedrock = control(make_emu(catalogue=catalogue))
+    assert error_of(lambda: create(bedrock, bucket, model="example.no-batch-v1:0")) == \
+        ("ValidationException", NO_BATCH, 400)
     code, message, _ = error_of(lambda: create(bedrock, bucket, model="anthropic.claude-v9"))
     assert (code, message) == ("ValidationException", "The provided model identifier is invalid.")
     assert bedrock.list_model_invocation_jobs()["invocationJobSummaries"] == []

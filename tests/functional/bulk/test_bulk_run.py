@@ -8,7 +8,7 @@ import pytest
 
 from chains import get_chain
 from chains.bulk import collect, collect_all, status, submit, wait
-from tests.functional.bulk.conftest import create_calls, questions, runtime_with
+from tests.functional.bulk.conftest import create_calls, questions
 
 
 def test_thousand_records_submit_status_collect(bulk_env):
@@ -82,10 +82,21 @@ def test_too_few_records_for_a_job_run_on_demand(bulk_env):
 
 def test_model_without_batch_support_runs_on_demand_and_says_so(bulk_env):
     _, _, prefix = bulk_env
-    # Claude 3 Sonnet reached end of life: Bedrock refuses batch jobs for it (bedrock_local says so with
-    # Bedrock's words: bedrock_local/batch_models.py); its records run on demand, with the chain's fallbacks.
-    # The id is pinned here so the test does not depend on config.yaml's default ids.
-    runtime = runtime_with({}, claude_sonnet={"model_id": "anthropic.claude-3-sonnet-20240229-v1:0"})
+    from bedrock_local import Emulator, load_profiles
+    from bedrock_local.catalogue import load_catalogue
+
+    from chains import build_runtime
+    from chains.models import _profile_source
+
+    # Bedrock refuses batch jobs for a model without batch inference ("Batch inference is not supported for the
+    # requested model"); here the emulator's catalogue says so of claude_sonnet's model. The service's planning
+    # thought it could (its catalogue view says batch): Bedrock's refusal sends the group on demand, with the
+    # chain's fallbacks, and the run says why.
+    runtime = build_runtime(backend="local", notice=False)
+    sonnet = runtime.settings.model("claude_sonnet").model_id
+    no_batch = load_catalogue({"no_batch": {"model_id": sonnet, "capabilities": {"batch": False}}})
+    emulator = Emulator(profiles=load_profiles(_profile_source(runtime.settings)), catalogue=no_batch)
+    runtime = build_runtime(backend="local", notice=False, emulator=emulator)
     run = submit(get_chain("qa", runtime), questions(120, options={"model": "claude_sonnet"}), prefix)
     assert run.plan["batch"] == 120 and run.jobs == []
     st = status(run)

@@ -1,0 +1,31 @@
+"""THE max_tokens resolution: what a request asks for, what one call to a model is given, what it reserves.
+
+* ``requested_max_tokens``: ``options.max_tokens``, else the prompt file's per-task ``max_tokens``.
+* ``call_max_tokens``: that request clamped to the model's ``max_output_tokens`` (None: the model's own
+  default from config.yaml ``params``).
+* ``output_reserve``: the output tokens one call may write, for window and cost planning: the request, else
+  the model's ``params.max_tokens``, else its ``max_output_tokens``; never above ``max_output_tokens``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from chains.config import Settings
+
+
+def requested_max_tokens(request: Any) -> Optional[int]:
+    """Output cap a request asks for: ``options.max_tokens``, else the prompt file's ``max_tokens``."""
+    return request.options.max_tokens or request.prompt.metadata.max_tokens
+
+
+def call_max_tokens(settings: Settings, alias: str, requested: Optional[int]) -> Optional[int]:
+    """``requested`` clamped to the model's limit; None leaves the model's configured default."""
+    return min(requested, settings.model(alias).max_output_tokens) if requested else None
+
+
+def output_reserve(settings: Settings, alias: str, requested: Optional[int] = None) -> int:
+    """The output reserve of one call: the request (or the model's default), capped by the model."""
+    cfg = settings.model(alias)
+    wanted = requested or cfg.params.max_tokens or cfg.max_output_tokens
+    return min(int(wanted), cfg.max_output_tokens)

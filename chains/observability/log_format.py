@@ -1,0 +1,86 @@
+"""How a log line looks: Powertools' JSON (Lambda) or one readable line (CLI, notebook); both redacted.
+
+Both formatters are Powertools formatters, so ``append_keys`` (request id, chain, cold start, the Lambda
+context) works the same in either, and both mask credentials in the finished line (``chains.redaction``),
+which also covers exception text and any value that reached the line without passing the filter.
+Imported only when logging is configured: it imports Powertools.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Dict
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from chains.observability.redaction import redact
+
+# Keys the text format shows in front (in this order) or leaves out; the rest follow as key=value.
+_TEXT_FRONT = ("timestamp", "level")
+_TEXT_SKIP = {
+    "timestamp", "level", "message", "location", "service", "sampling_rate", "exception", "exception_name",
+    "exception_notes", "stack_trace", "xray_trace_id", "function_name", "function_memory_size", "function_arn",
+    "function_request_id",
+}
+
+
+class RedactingJsonFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON line, with credentials masked in the serialized text."""
+
+    def serialize(self, log: Dict[str, Any]) -> str:  # type: ignore[override]
+        return redact(super().serialize(log))
+
+
+class ReadableFormatter(LambdaPowertoolsFormatter):
+    """``12:00:01.234 INFO  [qa req-1] model call claude_haiku ok  latency_ms=412.0 input_tokens=97 ...``"""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("datefmt", "%H:%M:%S.%F")
+        kwargs.setdefault("serialize_stacktrace", False)
+        super().__init__(**kwargs)
+
+    def serialize(self, log: Dict[str, Any]) -> str:  # type: ignore[override]
+        where = " ".join(str(log[k]) for k in ("chain", "request_id") if log.get(k))
+        head = f"{log.get('timestamp', '')} {str(log.get('level', '')):<7}" + (f" [{where}]" if where else "")
+        message = log.get("message")
+        if not isinstance(message, str):
+            message = json.dumps(message, default=str, ensure_ascii=False)
+        fields = " ".join(
+            f"{k}={_compact(v)}"
+            for k, v in log.items()
+            if k not in _TEXT_SKIP and k not in ("chain", "request_id") and v is not None
+        )
+        line = f"{head} {message}" + (f"  {fields}" if fields else "")
+        if log.get("exception"):
+            line += "\n" + str(log["exception"])
+        return redact(line)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value and " " not in value else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+class CurrentStream:
+    """Writes to whatever ``sys.stdout``/``sys.stderr`` is at write time, not at set-up time.
+
+    A handler bound to the stream object of set-up time would keep writing into a replaced stream
+    (pytest's capture, a notebook's redirected output, the CLI's ``redirect_stdout``).
+    """
+
+    def __init__(self, name: str) -> None:
+        if name not in ("stdout", "stderr"):
+            raise ValueError(name)
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(text)
+
+    def flush(self) -> None:
+        stream = getattr(sys, self.name)
+        if hasattr(stream, "flush"):
+            stream.flush()

@@ -1,0 +1,272 @@
+"""One request as observability sees it: keys on every line, the events, metrics, the X-Ray subsegment.
+
+Lines (logger ``chains.observability.scope``, field ``event``): ``request`` (what came in: fields and sizes,
+never text unless LOG_PROMPTS), ``route`` (the decision), ``fallback`` (tries that failed before the
+answer), ``result`` or ``error`` (status, model, latency, usage, cost). Model attempts are logged by the
+``ModelCallObserver`` this scope adds to the chain's callbacks. All of it comes from the response's
+``route`` and ``attempts``: the strategies need no log calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional
+
+from chains.config import section
+from chains.errors import ConfigError
+from chains.observability.call_observer import ModelCallObserver, clip
+from chains.observability.metrics import emit_metrics
+from chains.observability.redaction import redact_obj
+from chains.observability.setup import Observability, ObservabilityConfig, setup, take_cold_start
+
+log = logging.getLogger(__name__)
+
+_TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING")
+
+
+class RequestScope:
+    def __init__(self, obs: Any, request_id: str, context: Any, settings: Any, *, cold_start: bool,
+                 config_error: Optional[Exception] = None) -> None:
+        self.obs = obs
+        self.request_id = request_id
+        self.settings = settings
+        self.cold_start = cold_start
+        self.config_error = config_error
+        self.chain: Optional[str] = None
+        self.started = time.perf_counter()
+        self._keys: Dict[str, Any] = {}
+        self._add_keys(request_id=request_id, cold_start=cold_start, **_lambda_keys(context))
+        self.tracer = obs.tracer_or_none()
+        self.subsegment = None
+        if self.tracer is not None:
+            try:
+                self.subsegment = self.tracer.provider.begin_subsegment("## bedrock_chains.handle")
+                if self.subsegment is not None:
+                    self.subsegment.put_annotation("ColdStart", cold_start)
+                    self.subsegment.put_annotation("Service", obs.service)
+                    self.subsegment.put_annotation("request_id", request_id)
+            except Exception:  # pragma: no cover - tracing must never fail a request
+                self.subsegment = None
+        self.observer = ModelCallObserver(settings, log_prompts=obs.log_prompts, trace_parent=self.subsegment)
+
+    # --- during the request ----------------------------------------------------------------------------------
+    @property
+    def callbacks(self) -> List[Any]:
+        return [self.observer]
+
+    def set_chain(self, name: str) -> None:
+        """Call once the chain exists (a name that is not configured never becomes a metric dimension)."""
+        self.chain = name
+        self.observer.chain = name
+        if self.subsegment is not None:
+            try:
+                self.subsegment.put_annotation("chain", name)
+            except Exception:  # pragma: no cover
+                pass
+
+    def log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
+                    source: str) -> None:
+        try:
+            self._log_request(chain, inputs, options, source)
+        except Exception:  # pragma: no cover - a log line must never fail the request
+            log.debug("could not log the request", exc_info=True)
+
+    def _log_request(self, chain: str, inputs: Mapping[str, Any], options: Optional[Mapping[str, Any]],
+                     source: str) -> None:
+        # The requested name goes on every line from here on (a name that is not configured is still worth
+        # seeing in the logs); it becomes a metric dimension only through set_chain.
+        self._add_keys(chain=chain)
+        # Inputs and options are the caller's: anything JSON allows, however deep (the chain will refuse it).
+        fields: Dict[str, Any] = {
+            "event": "request", "source": source, "requested_chain": chain,
+            "input_fields": sorted(str(k) for k in inputs),
+            "input_chars": sum(len(v) for v in inputs.values() if isinstance(v, str)),
+        }
+        if options:
+            fields["options"] = redact_obj(dict(options), max_depth=4)
+        if self.obs.log_prompts:
+            fields["input"] = {k: clip(v) if isinstance(v, str) else redact_obj(v, max_depth=4)
+                               for k, v in inputs.items()}
+        log.info("request for chain %s", chain, extra=fields)
+
+    # --- the end -------------------------------------------------------------------------------------------------
+    def finish(self, status: int, body: Dict[str, Any]) -> Dict[str, Any]:
+        """Log the outcome, emit metrics, close the trace; returns the body with credentials masked."""
+        body = redact_obj(body)
+        if not isinstance(body, dict):  # pragma: no cover - redact_obj keeps a dict a dict
+            body = {"ok": False, "error": {"type": "InternalError", "message": "internal error", "status": 500}}
+        try:
+            if body.get("ok"):
+                self._log_success(body)
+            else:
+                self._log_failure(status, body)
+            emit_metrics(self.obs, self._metric_blobs(status, body))
+        except Exception:  # observability must not turn an answer into an error
+            log.debug("observability failed at the end of the request", exc_info=True)
+        finally:
+            self._end_trace(status, body)
+            self._flush_langsmith()
+            self._remove_keys()
+        return body
+
+    # --- the keys on every line ------------------------------------------------------------------------------
+    def _add_keys(self, **keys: Any) -> None:
+        """Per request: in this thread's context (concurrent requests in one process keep theirs; LangChain's
+        executors copy the context into worker threads) and process-wide (for threads that do not copy it;
+        on Lambda one request runs at a time)."""
+        self._keys.update(keys)
+        logger = self.obs.logger
+        if logger is not None:
+            logger.thread_safe_append_keys(**keys)
+            logger.append_keys(**keys)
+
+    def _remove_keys(self) -> None:
+        logger = self.obs.logger
+        if logger is None:
+            return
+        logger.thread_safe_remove_keys(list(self._keys))
+        if logger.get_current_keys().get("request_id") == self.request_id:  # not a newer request's
+            logger.remove_keys(list(self._keys))
+
+    def _log_success(self, body: Dict[str, Any]) -> None:
+        route = body.get("route") or {}
+        log.info("route: %s (%s)", route.get("model"), route.get("reason"),
+                 extra={"event": "route", "route": route})
+        attempts = body.get("attempts") or []
+        if attempts:
+            log.warning(
+                "fallback: %s answered after %d failed or skipped attempt(s)", route.get("model") or body.get("model"),
+                len(attempts),
+                extra={"event": "fallback", "answered_by": body.get("model"), "attempts": attempts},
+            )
+        output = body.get("output")
+        fields: Dict[str, Any] = {
+            "event": "result", "status": 200, "model": body.get("model"), "latency_ms": body.get("latency_ms"),
+            "usage": body.get("usage"), "cost_usd": body.get("cost_usd"), "attempts": len(attempts),
+            "stop_reason": body.get("stop_reason"),
+            "output_chars": len(output) if isinstance(output, str) else None,
+        }
+        if self.obs.log_prompts:
+            fields["output"] = clip(output if isinstance(output, str) else str(output))
+        log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
+                 extra=fields)
+
+    def _log_failure(self, status: int, body: Dict[str, Any]) -> None:
+        error = body.get("error") or {}
+        fields = {
+            "event": "error", "status": status, "error_type": error.get("type"),
+            "error_class": error.get("error_class"), "code": error.get("code"),
+            "error": clip(str(error.get("message", "")), 2000),
+            "attempts": error.get("attempts") or body.get("attempts") or [],
+            "usage": error.get("usage"), "cost_usd": error.get("cost_usd"),
+            "latency_ms": error.get("latency_ms") or body.get("latency_ms") or _ms_since(self.started),
+        }
+        level = logging.ERROR if status >= 500 else logging.WARNING
+        log.log(level, "request failed: %s %s", status, error.get("type"), extra=fields)
+
+    def _metric_blobs(self, status: int, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        ok = bool(body.get("ok"))
+        error = body.get("error") or {}
+        chain = self.chain or "unknown"
+        answered = body.get("model") if ok and body.get("model") else "none"
+        usage_by_model = body.get("usage_by_model") or error.get("usage_by_model") or {}
+        calls = self.observer.per_model()
+        models = list(dict.fromkeys([*usage_by_model, *calls, answered]))
+        meta = {"request_id": self.request_id, "status": status}
+        if not ok:
+            meta["error_type"] = error.get("type")
+        blobs = []
+        for model in models:
+            metrics: Dict[str, Any] = {}
+            usage = usage_by_model.get(model)
+            if usage:
+                metrics["InputTokens"] = ("Count", int(usage.get("input_tokens", 0)))
+                metrics["OutputTokens"] = ("Count", int(usage.get("output_tokens", 0)))
+                metrics["CostUSD"] = ("None", float(usage.get("cost_usd", 0.0)))
+            stats = calls.get(model)
+            if stats:
+                metrics["ModelCalls"] = ("Count", stats["calls"])
+                metrics["ModelErrors"] = ("Count", stats["errors"])
+                metrics["ModelThrottles"] = ("Count", stats["throttles"])
+                if stats["latency_ms"]:
+                    metrics["ModelLatency"] = ("Milliseconds", stats["latency_ms"])
+            if model == answered:
+                latency = body.get("latency_ms") or error.get("latency_ms") or _ms_since(self.started)
+                metrics["Requests"] = ("Count", 1)
+                metrics["Latency"] = ("Milliseconds", float(latency))
+                metrics["Errors"] = ("Count", 0 if ok else 1)
+                metrics["Fallbacks"] = ("Count", len(body.get("attempts") or []) if ok else 0)
+                if self.cold_start:
+                    metrics["ColdStart"] = ("Count", 1)
+            if metrics:
+                blobs.append({"dimensions": {"chain": chain, "model": model},
+                              "dimension_sets": [{"chain": chain}], "metrics": metrics, "metadata": meta})
+        return blobs
+
+    def _end_trace(self, status: int, body: Dict[str, Any]) -> None:
+        if self.subsegment is None:
+            return
+        try:
+            self.subsegment.put_annotation("status", status)
+            if body.get("model"):
+                self.subsegment.put_annotation("model", body["model"])
+            if not body.get("ok"):
+                self.subsegment.put_annotation("error_type", (body.get("error") or {}).get("type", ""))
+                (self.subsegment.add_fault_flag if status >= 500 else self.subsegment.add_error_flag)()
+            self.tracer.provider.end_subsegment()
+        except Exception:  # pragma: no cover
+            log.debug("could not end the request subsegment", exc_info=True)
+
+    def _flush_langsmith(self) -> None:
+        # LangSmith sends runs from a background thread; Lambda freezes the process after the response.
+        if not any(os.environ.get(name, "").strip().lower() in ("1", "true") for name in _TRACING_ENV):
+            return
+        try:
+            from langchain_core.tracers.langchain import wait_for_all_tracers
+
+            wait_for_all_tracers()
+        except Exception:  # pragma: no cover
+            log.debug("could not flush LangSmith traces", exc_info=True)
+
+
+def _lambda_keys(context: Any) -> Dict[str, Any]:
+    """Powertools' Lambda context keys, when the context is a Lambda one."""
+    if context is None or not getattr(context, "function_name", None):
+        return {}
+    try:
+        return {
+            "function_name": context.function_name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+        }
+    except AttributeError:
+        return {}
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+def start_request(request_id: str, context: Any = None, runtime: Any = None) -> "RequestScope":
+    """The service's entry: set-up for this runtime's configuration, then a scope for one request.
+
+    ``runtime`` None: no configuration could be loaded (the service reports that error itself).
+
+    Never raises: a broken configuration leaves default observability in place and is reported as the
+    request's ``ConfigError`` by the handler (``scope.config_error``).
+    """
+    settings, config_error = (runtime.settings if runtime is not None else None), None
+    try:
+        try:
+            obs = setup(section(settings, "observability", ObservabilityConfig) if settings is not None else {})
+        except ConfigError as exc:
+            config_error = exc
+            obs = setup({})
+    except Exception:  # Powertools itself failed: serve the request without it
+        log.debug("observability set-up failed", exc_info=True)
+        obs = Observability(ObservabilityConfig(), "local")
+    return RequestScope(obs, request_id, context, settings, cold_start=take_cold_start(os.environ),
+                        config_error=config_error)

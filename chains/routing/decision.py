@@ -1,0 +1,402 @@
+"""The router: which model answers a request, which ones stand behind it, and why.
+
+Signals, in this order of authority (README "Routing"):
+1. hard constraints: the input estimate plus the requested output must fit the model's window with its
+   margin (``chains.tokens``); attachments need the capability; a pinned ``options.model`` goes first, or is
+   refused (400) when it cannot take the request;
+2. budget: ``options.max_cost_usd`` drops models whose estimated cost is above it;
+3. preference: ``options.prefer`` (cost | quality | latency | balanced; default ``router.prefer``);
+4. content: the prompt file's ``metadata.tier`` and cheap text signals of difficulty (length, code, math,
+   multi-step reasoning, several questions) decide between the ``fast`` and the ``strong`` tier;
+5. optional ``router.mode: llm``: a cheap model classifies difficulty and domain with structured output,
+   and the rules above take over if it fails.
+
+Rules mode calls no model. Keyword lists and thresholds come from the ``router:`` section of config.yaml.
+``decide()`` is the function; ``Router`` is the same thing as a Runnable for LCEL pipelines. The section
+is ``chains.routing.settings``, the signals ``chains.routing.signals``, llm mode ``chains.routing.classifier``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from chains.attachments import build_messages
+from chains.config import Settings
+from chains.errors import BudgetExceeded, PinnedModelUnsuitable, UnsupportedAttachment
+from chains.limits import output_reserve, requested_max_tokens
+from chains.routing.classifier import classify_request
+from chains.routing.settings import CompiledRules, compiled_rules
+from chains.routing.signals import (
+    attachment_tokens,
+    content_difficulty,
+    content_domain,
+    domain_preamble,
+    required_capabilities,
+    routed_text,
+)
+from chains.tokens.estimator import estimate, estimate_messages, estimate_text, too_large, usable_window
+from chains.usage import estimate_cost
+
+logger = logging.getLogger(__name__)
+
+_PREFER_WORDS = {
+    "cost": "cheapest first",
+    "quality": "highest quality first",
+    "latency": "fastest first",
+}
+
+
+@dataclass
+class RouteDecision:
+    model: str  # the chosen alias
+    candidates: List[str]  # chosen first, then the fallbacks in order
+    reason: str
+    estimated_input_tokens: int
+    estimated_cost_usd: float  # of the chosen model
+    domain: str = "general"
+    difficulty: str = "easy"  # easy | hard
+    score: float = 0.0
+    signals: List[str] = field(default_factory=list)
+    prefer: str = "balanced"
+    mode: str = "rules"  # rules | llm | pinned | ordered
+    excluded: Dict[str, str] = field(default_factory=dict)
+    costs: Dict[str, float] = field(default_factory=dict)  # estimated cost per candidate
+    max_tokens: Optional[int] = None  # requested output cap (None: each model's default)
+    classifier: Optional[Dict[str, Any]] = None  # llm mode: what the classifier said or why it failed
+
+    def to_dict(self) -> Dict[str, Any]:
+        # Shallow copies: dataclasses.asdict's deep recursion cost ~0.1 ms on every request.
+        d = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+             for k, v in self.__dict__.items()}
+        d["estimated_cost_usd"] = round(self.estimated_cost_usd, 8)
+        d["costs"] = {k: round(v, 8) for k, v in self.costs.items()}
+        if d["classifier"] is None:
+            d.pop("classifier")
+        return d
+
+    def restricted(self, aliases: Sequence[str], reason: Optional[str] = None, model: Optional[str] = None
+                   ) -> "RouteDecision":
+        """The same decision over ``aliases`` only (order kept; ``model``, or the first kept, is chosen)."""
+        kept = [a for a in self.candidates if a in aliases] or list(aliases)
+        chosen = model or kept[0]
+        return replace(self, model=chosen, candidates=[chosen] + [a for a in kept if a != chosen],
+                       reason=reason or self.reason)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model as the decision sees it, built once per request: the window, the output reserve, what it
+    lacks, the expected cost and latency."""
+
+    alias: str
+    input_tokens: int  # estimated (or counted exactly by CountTokens)
+    window: int  # usable window: context window less the margin (no margin for an exact count)
+    output: int  # output reserve of one call (chains.limits.output_reserve)
+    missing: Tuple[str, ...]  # capabilities it lacks for this request
+    cost: float  # expected USD (expected output share of the reserve)
+    latency_ms: float  # configured latency profile for the reserve
+
+    @property
+    def fits(self) -> bool:
+        return not self.missing and self.input_tokens + self.output <= self.window
+
+    def why_not(self) -> Optional[str]:
+        if self.missing:
+            return f"cannot read {'/'.join(self.missing)} input"
+        if self.input_tokens + self.output > self.window:
+            return f"window: {self.input_tokens:,} + {self.output:,} output > {self.window:,} usable tokens"
+        return None
+
+
+def candidate(settings: Settings, alias: str, input_tokens: int, max_tokens: Optional[int] = None,
+              needs: Iterable[str] = (), exact: bool = False, output_share: float = 1.0) -> Candidate:
+    cfg = settings.model(alias)
+    out = output_reserve(settings, alias, max_tokens)
+    return Candidate(
+        alias=alias,
+        input_tokens=int(input_tokens),
+        window=usable_window(settings, alias, exact),
+        output=out,
+        missing=tuple(n for n in sorted(needs) if not getattr(cfg.capabilities, n, False)),
+        cost=estimate_cost(settings, alias, int(input_tokens), int(out * output_share)),
+        latency_ms=cfg.latency.first_token_ms + cfg.latency.per_token_ms * out,
+    )
+
+
+@dataclass
+class Eligibility:
+    """Which candidates can take a request of this size and kind, and why the others cannot."""
+
+    records: Dict[str, Candidate]  # one per candidate, in order
+    max_tokens: Optional[int]
+    needs: Set[str]
+    fitting: List[str]
+    excluded: Dict[str, str]
+
+    @property
+    def input_tokens(self) -> Dict[str, int]:
+        return {a: r.input_tokens for a, r in self.records.items()}
+
+    def require_any(self, settings: Settings) -> None:
+        """Raise the error that explains why nothing can take the request (no-op when something can)."""
+        if self.fitting:
+            return
+        capable = [a for a, r in self.records.items() if not r.missing]
+        if not capable:
+            raise UnsupportedAttachment(
+                f"no configured model accepts {'/'.join(sorted(self.needs))} input "
+                f"(models: {', '.join(self.records)})",
+                needs=sorted(self.needs),
+            )
+        raise too_large(settings, capable, min(self.records[a].input_tokens for a in capable), self.max_tokens)
+
+
+def eligible(
+    settings: Settings,
+    candidates: Sequence[str],
+    input_tokens: Union[int, Mapping[str, int]],
+    max_tokens: Optional[int] = None,
+    needs: Iterable[str] = (),
+    exact: Iterable[str] = (),
+    output_share: float = 1.0,
+) -> Eligibility:
+    """The hard constraints: window (each model's margin; none for an ``exact`` CountTokens count) and
+    capabilities, with one ``Candidate`` record per model. Reusable by any strategy (compare uses it):
+    ``.require_any(settings)`` raises InputTooLarge (413) or UnsupportedAttachment (400) when nothing fits."""
+    needs = set(needs)
+    exact = set(exact)
+    records: Dict[str, Candidate] = {}
+    fitting: List[str] = []
+    excluded: Dict[str, str] = {}
+    for alias in candidates:
+        tokens = input_tokens[alias] if isinstance(input_tokens, Mapping) else int(input_tokens)
+        record = records[alias] = candidate(settings, alias, tokens, max_tokens, needs, alias in exact, output_share)
+        why = record.why_not()
+        if why:
+            excluded[alias] = why
+        else:
+            fitting.append(alias)
+    return Eligibility(records, max_tokens, needs, fitting, excluded)
+
+
+def configured_models(chain: Any) -> List[str]:
+    """The models a chain may use, in configured order: its ``models``, else every model with its ``model``
+    first."""
+    cfg = chain.cfg
+    if cfg.models:
+        return list(cfg.models)
+    models = list(chain.settings.models)
+    if cfg.model:
+        models.remove(cfg.model)
+        models.insert(0, cfg.model)
+    return models
+
+
+def candidates(chain: Any, request: Any) -> List[str]:
+    """THE candidates rule: the chain's configured models, a pinned ``options.model`` first (alone when
+    ``options.fallbacks`` is false; it need not be in the chain's list)."""
+    configured = configured_models(chain)
+    pinned = request.options.model
+    if not pinned:
+        return configured
+    if not request.options.fallbacks:
+        return [pinned]
+    return [pinned] + [a for a in configured if a != pinned]
+
+
+def order_models(
+    settings: Settings, aliases: Sequence[str], prefer: str, hard: bool, costs: Mapping[str, float],
+    latencies: Mapping[str, float],
+) -> List[str]:
+    """Sort eligible models by preference; ties keep the configured order (sorted() is stable)."""
+    def quality(a: str) -> int:
+        return settings.model(a).quality
+
+    if prefer == "cost":
+        key = lambda a: (costs[a], -quality(a))  # noqa: E731
+    elif prefer == "quality":
+        key = lambda a: (-quality(a), costs[a])  # noqa: E731
+    elif prefer == "latency":
+        key = lambda a: (latencies[a], costs[a])  # noqa: E731
+    elif hard:  # balanced, hard request: the strong tier, best first, then the rest best first
+        key = lambda a: (settings.model(a).tier != "strong", -quality(a), costs[a])  # noqa: E731
+    else:  # balanced, easy request: the fast tier, cheapest first, then the rest cheapest first
+        key = lambda a: (settings.model(a).tier != "fast", costs[a], -quality(a))  # noqa: E731
+    return sorted(aliases, key=key)
+
+
+def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[RunnableConfig] = None) -> RouteDecision:
+    """Choose the model for ``request`` (a ChainRequest) whose prompt formats to ``messages``.
+
+    Raises PinnedModelUnsuitable (400), UnsupportedAttachment (400), InputTooLarge (413), BudgetExceeded (400).
+    """
+    settings: Settings = chain.settings
+    rules = compiled_rules(chain.runtime)
+    rs = rules.rs
+    options = request.options
+    prefer = options.prefer or rs.prefer
+    max_tokens = requested_max_tokens(request)
+    ordered_only = chain.strategy.ordered  # the strategy says: keep the configured order, no content routing
+    names = candidates(chain, request)
+    pinned = options.model
+
+    # 4./5. first: content signals (cheap) or the classifier; the domain may add a preamble to the prompt.
+    text = routed_text(chain, request, rs.scan_chars)
+    local_tokens = estimate_messages(messages) + attachment_tokens(request.inputs, rs)
+    score, fired = content_difficulty(rules, text, local_tokens)
+    hard = score >= rs.difficulty.hard_at
+    domain, domain_hits = content_domain(rules, text)
+    mode = "ordered" if ordered_only else "rules"
+    classifier: Optional[Dict[str, Any]] = None
+    if rs.mode == "llm" and not ordered_only and not pinned:
+        classified, classifier = classify_request(chain, request, text, rules, config)
+        if classified is not None:
+            hard = classified["difficulty"] == "hard"
+            domain, domain_hits = classified["domain"], []
+            mode = "llm"
+    tier = (getattr(request.prompt.metadata, "model_extra", None) or {}).get("tier")
+    if tier == "strong" and not hard:
+        hard = True
+        fired.append(f"prompt '{request.prompt.name}' has tier strong")
+    preamble = domain_preamble(request.prompt, domain)
+    extra = (estimate_text(preamble) + 3) if preamble else 0
+
+    # 1. Hard constraints: window and capabilities (CountTokens per model when asked and available).
+    tokens = {a: local_tokens + extra for a in names}
+    exact = set()
+    if options.exact_count:
+        for a in names:
+            est = estimate(settings, a, messages, exact=True, factory=chain.runtime.factory)
+            if est.exact:
+                tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
+                exact.add(a)
+    elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs), exact,
+                    rs.expected_output_share)
+    records = elig.records
+    costs = {a: r.cost for a, r in records.items()}
+    excluded = dict(elig.excluded)
+    if pinned and pinned in excluded:
+        raise PinnedModelUnsuitable(
+            f"options.model '{pinned}' cannot take this request: {excluded[pinned]}",
+            model=pinned, estimated_input_tokens=tokens[pinned],
+        )
+    elig.require_any(settings)
+
+    # 2. Budget.
+    fitting = list(elig.fitting)
+    budget = options.max_cost_usd
+    if budget is not None:
+        over = [a for a in fitting if costs[a] > budget]
+        for a in over:
+            excluded[a] = f"budget: ~${costs[a]:.6f} > ${budget:g}"
+        if pinned in over:
+            raise PinnedModelUnsuitable(
+                f"options.model '{pinned}' would cost ~${costs[pinned]:.6f}, above options.max_cost_usd ${budget:g}",
+                model=pinned, estimated_cost_usd=round(costs[pinned], 8), max_cost_usd=budget,
+            )
+        if len(over) == len(fitting):
+            cheapest = min(fitting, key=lambda a: costs[a])
+            raise BudgetExceeded(
+                f"no model fits options.max_cost_usd ${budget:g}: the cheapest that can take this request, "
+                f"{cheapest}, would cost ~${costs[cheapest]:.6f} (~{tokens[cheapest]:,} input + "
+                f"{int(records[cheapest].output * rs.expected_output_share):,} output tokens at its configured "
+                f"prices)",
+                cheapest_model=cheapest, cheapest_cost_usd=round(costs[cheapest], 8), max_cost_usd=budget,
+                estimated_input_tokens=tokens[cheapest],
+            )
+        fitting = [a for a in fitting if a not in over]
+
+    # 3./4. Preference, then content (difficulty -> tier).
+    latencies = {a: records[a].latency_ms for a in fitting}
+    ordered = fitting if ordered_only else order_models(settings, fitting, prefer, hard, costs, latencies)
+    if pinned:
+        ordered = [pinned] + [a for a in ordered if a != pinned]
+        mode = "pinned"
+    if not options.fallbacks:
+        ordered = ordered[:1]
+    chosen = ordered[0]
+
+    decision = RouteDecision(
+        model=chosen,
+        candidates=ordered,
+        reason="",
+        estimated_input_tokens=tokens[chosen],
+        estimated_cost_usd=costs[chosen],
+        domain=domain,
+        difficulty="hard" if hard else "easy",
+        score=score,
+        signals=fired,
+        prefer=prefer,
+        mode=mode,
+        excluded=excluded,
+        costs={a: costs[a] for a in ordered},
+        max_tokens=max_tokens,
+        classifier=classifier,
+    )
+    decision.reason = _reason(decision, settings, rs.difficulty.hard_at, domain_hits, options.fallbacks)
+    logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
+                                         "difficulty": decision.difficulty, "domain": domain,
+                                         "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
+    return decision
+
+
+def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: List[str], fallbacks: bool) -> str:
+    """One line a person can check: the choice, the signals that decided it, the estimate, what is behind."""
+    if d.mode == "llm":
+        difficulty = f"{d.difficulty} request (classifier {d.classifier['model']})"
+    elif d.signals:
+        cmp = ">=" if d.difficulty == "hard" else "<"
+        difficulty = f"{d.difficulty} request (score {d.score:g} {cmp} {hard_at:g}: {'; '.join(d.signals)})"
+    else:
+        difficulty = f"{d.difficulty} request (no difficulty signal)"
+    if d.classifier and not d.classifier.get("ok"):
+        difficulty += f" [classifier unavailable: {d.classifier.get('error')}; rules decided]"
+    if d.mode == "pinned":
+        article = "an" if d.difficulty == "easy" else "a"
+        head = f"{d.model}: pinned by options.model" + (
+            f"; others ordered for {article} {difficulty}" if len(d.candidates) > 1 else "")
+    elif d.mode == "ordered":
+        head = f"{d.model}: first eligible model in the chain's configured order"
+    elif d.prefer != "balanced":
+        head = f"{d.model}: prefer {d.prefer}, {_PREFER_WORDS[d.prefer]}; {difficulty}"
+    else:
+        tier = "strong" if d.difficulty == "hard" else "fast"
+        head = f"{d.model}: {difficulty} -> {tier} tier"
+        if settings.model(d.model).tier != tier:
+            head += f" (no eligible {tier} model)"
+    parts = [head, f"~{d.estimated_input_tokens:,} input tokens, ~${d.estimated_cost_usd:.6f}"]
+    if d.domain != "general":
+        parts.append(f"domain {d.domain}" + (f" ({', '.join(domain_hits)})" if domain_hits else ""))
+    if len(d.candidates) > 1:
+        parts.append(f"fallbacks {', '.join(d.candidates[1:])}")
+    elif not fallbacks:
+        parts.append("fallbacks off")
+    if d.excluded:
+        parts.append("excluded " + "; ".join(f"{a}: {why}" for a, why in d.excluded.items()))
+    return "; ".join(parts)
+
+
+class Router(Runnable[Dict[str, Any], RouteDecision]):
+    """The decision as a Runnable: takes a chain's input (variables and ``options``), returns a RouteDecision.
+
+    ``Router(get_chain("qa")).invoke({"question": "..."})``; compose it like any Runnable
+    (``router | RunnableLambda(lambda d: d.model)``). In rules mode it calls no model.
+    """
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+
+    def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> RouteDecision:
+        from langchain_core.runnables.config import ensure_config
+
+        config = ensure_config(config)
+        config.setdefault("run_name", f"{self.chain.name}.router")
+        return self._call_with_config(self._decide, input, config)
+
+    def _decide(self, input: Dict[str, Any], config: RunnableConfig) -> RouteDecision:
+        request = self.chain.parse(input, config)
+        return decide(self.chain, request, build_messages(self.chain, request), config)
