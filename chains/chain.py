@@ -95,6 +95,10 @@ class StrategySpec:
     extra_inputs: Tuple[str, ...] = ()  # inputs that are not prompt variables (routed: images, documents)
     ordered: bool = False  # the router keeps the configured order (no content routing): ``fallback``
     takes_prompt_option: bool = False  # ``options.prompt`` names another prompt file: ``compare``
+    # How a bulk run (chains.bulk) plans its records: "pinned" (one configured model per record), "routed" (the
+    # router decides per record), "compare" (every record on every compared model, then the judge); None: the
+    # strategy needs several dependent calls per request and cannot run as batch jobs.
+    bulk: Optional[str] = None
     # Validates the chain's own settings (``chains.<name>.settings`` with its config section) and returns
     # them; cached on the chain, run by ``--check`` for every chain.
     settings: Optional[Callable[["BedrockChain"], Any]] = None
@@ -110,6 +114,7 @@ class Strategy(Protocol):
     extra_inputs: Tuple[str, ...]
     ordered: bool
     takes_prompt_option: bool
+    bulk: Optional[str]
     settings: Optional[Callable[["BedrockChain"], Any]]
 
 

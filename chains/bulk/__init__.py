@@ -12,10 +12,9 @@ docs/bulk.md explains the S3 layout, the manifest, IAM and the Step Functions st
 from chains.bulk.cancel import cancel
 from chains.bulk.collect import collect, collect_all, retry_failed
 from chains.bulk.manifest import Run
-from chains.bulk.plan import BULK_STRATEGIES
 from chains.bulk.runnable import BulkRun, bulk
 from chains.bulk.status import status, wait
 from chains.bulk.submit import submit
 
-__all__ = ["BULK_STRATEGIES", "BulkRun", "Run", "bulk", "cancel", "collect", "collect_all", "retry_failed", "status",
+__all__ = ["BulkRun", "Run", "bulk", "cancel", "collect", "collect_all", "retry_failed", "status",
            "submit", "wait"]

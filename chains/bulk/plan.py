@@ -24,9 +24,6 @@ from chains.bulk.records import Record, dumps
 from chains.bulk.terms import Terms, terms_for
 
 BATCH, ON_DEMAND, REJECTED = "batch", "on_demand", "rejected"
-# Strategies whose answer is one model call, so one batch record; the others need dependent calls.
-BULK_STRATEGIES = ("single", "routed", "fallback", "compare")
-NOT_BULK = ("map_reduce", "agent", "chat")
 
 
 def batch_record_id(index: int) -> str:
@@ -94,15 +91,29 @@ class Plan:
 
 
 def check_strategy(chain: Any) -> None:
-    strategy = chain.cfg.strategy
-    if strategy not in BULK_STRATEGIES:
-        runnable = [name for name, cfg in chain.settings.chains.items() if cfg.strategy in BULK_STRATEGIES]
-        raise _deps.BulkUnsupported(
-            f"chain '{chain.name}' uses the {strategy} strategy, which needs several dependent model calls per "
-            f"request and cannot run as a batch job; strategies that run in bulk: {', '.join(BULK_STRATEGIES)} "
-            f"(chains: {', '.join(sorted(runnable))})",
-            strategy=strategy, bulk_strategies=list(BULK_STRATEGIES), chains=sorted(runnable),
-        )
+    """BulkUnsupported (400) unless the chain's strategy declares how a bulk run plans it (``StrategySpec.bulk``)."""
+    if bulk_mode(chain) is not None:
+        return
+    capable: Dict[str, str] = {}
+    for name in sorted(chain.settings.chains):
+        try:
+            other = chain.runtime.chain(name)
+        except _deps.ChainsError:  # a chain that does not build is not one to suggest
+            continue
+        if bulk_mode(other) is not None:
+            capable[name] = other.strategy.name
+    strategies = sorted(set(capable.values()))
+    raise _deps.BulkUnsupported(
+        f"chain '{chain.name}' uses the {chain.strategy.name} strategy, which needs several dependent model calls "
+        f"per request and cannot run as batch jobs; strategies that run in bulk: {', '.join(strategies)} "
+        f"(chains: {', '.join(capable)})",
+        strategy=chain.strategy.name, bulk_strategies=strategies, chains=list(capable),
+    )
+
+
+def bulk_mode(chain: Any) -> Optional[str]:
+    """"pinned", "routed", "compare" or None (``StrategySpec.bulk``)."""
+    return getattr(chain.strategy, "bulk", None)
 
 
 def _plain(value: Any) -> Any:
@@ -119,7 +130,7 @@ def _plain(value: Any) -> Any:
 def _route(chain: Any, request: Any) -> tuple:
     """(alias, route dict, messages, max_tokens, on-demand estimate) as the on-demand strategy decides."""
     settings = chain.settings
-    if chain.cfg.strategy == "single":
+    if bulk_mode(chain) == "pinned":
         alias = request.options.model or chain.cfg.model or next(iter(settings.models))
         reason = ("pinned by options.model" if request.options.model
                   else f"the model configured for chain '{chain.name}'")

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 import chains.bulk._deps as _deps
 import chains.bulk.manifest as mf
 from chains.bulk.jobs import create_jobs
-from chains.bulk.plan import ON_DEMAND, REJECTED, Plan, batch_record_id, check_strategy, plan_records
+from chains.bulk.plan import ON_DEMAND, REJECTED, Plan, batch_record_id, bulk_mode, check_strategy, plan_records
 from chains.bulk.records import Record, dumps, read_records
 from chains.bulk.settings import role_arn as resolve_role
 from chains.bulk.store import RunStore, s3_client, split_s3
@@ -69,7 +69,7 @@ def submit(
     recs = list(read_records(records))
     if not recs:
         raise _deps.BadRequest("a bulk run needs at least one record", field="records")
-    kind = "compare" if chain.cfg.strategy == "compare" else "bulk"
+    kind = "compare" if bulk_mode(chain) == "compare" else "bulk"
     if kind == "compare":
         from chains.bulk.compare import plan_compare
 

@@ -52,4 +52,4 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
     }
 
 
-SINGLE = StrategySpec("single", run, stream, Output)
+SINGLE = StrategySpec("single", run, stream, Output, bulk="pinned")

@@ -418,4 +418,5 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
 
 
-COMPARE = StrategySpec("compare", run, None, Output, takes_prompt_option=True, settings=compare_settings)
+COMPARE = StrategySpec("compare", run, None, Output, takes_prompt_option=True, settings=compare_settings,
+                       bulk="compare")

@@ -132,9 +132,13 @@ def test_strategies_with_dependent_calls_are_refused(bulk_env, name, strategy):
 
     with pytest.raises(BulkUnsupported) as info:
         submit(get_chain(name, runtime), questions(5), prefix)
-    assert info.value.status == 400
-    assert f"uses the {strategy} strategy" in info.value.message
-    assert "single, routed, fallback, compare" in info.value.message
+    err = info.value
+    assert err.status == 400
+    assert f"uses the {strategy} strategy" in err.message and "strategies that run in bulk:" in err.message
+    # The ones that can, from the strategies' own declarations (StrategySpec.bulk), with chains to use.
+    assert {"routed", "fallback", "compare"} <= set(err.details["bulk_strategies"])
+    assert not {"map_reduce", "agent", "chat"} & set(err.details["bulk_strategies"])
+    assert "qa" in err.details["chains"] and name not in err.details["chains"]
     assert create_calls(runtime) == 0
 
 
