@@ -153,7 +153,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
             field="options.model",
         )
     aliases = _compared_models(chain, cs, options.models)
-    messages = request.prompt.format_messages(request.inputs)
+    messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     input_tokens = estimate_messages(messages)
     requires = _required_capabilities(request.prompt)
     judge_on = options.judge if "judge" in options.model_fields_set else cs.judge.enabled
@@ -304,6 +304,7 @@ def _judge(chain: Any, request: Any, cs: CompareSettings, config: RunnableConfig
         runtime=chain.runtime, settings=cs.judge, messages=messages,
         answers={e["alias"]: e["output"] for e in answered}, seed=seed, seed_source=source,
         compared=aliases, config=config, call=within(request.deadline, f"judge '{cs.judge.model}'"),
+        cache=request.cache,
     )
 
 
