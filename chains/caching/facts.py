@@ -8,8 +8,11 @@ ARN all resolve to the base model). Point ``caching_facts`` at the service's own
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Optional, Tuple
+
+logger = logging.getLogger(__name__)
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 
@@ -57,6 +60,16 @@ def cache_prices(model_id: str) -> CachePrices:
 
 def _entry(model_id: str):  # -> Optional[bedrock_local.catalogue.ModelEntry]
     # Imported on first use: the catalogue parses a JSON file, nothing at import time.
-    from bedrock_local.catalogue import default_catalogue
-
+    try:
+        from bedrock_local.catalogue import default_catalogue
+    except ImportError:
+        # The Lambda zip ships bedrock_local only with --include-emulator: without the catalogue no model is
+        # known to cache, so none gets a checkpoint (never a 400) and cache tokens are priced as input.
+        _warn_once()
+        return None
     return default_catalogue().base_of(model_id or "")
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_once() -> None:
+    logger.warning("prompt caching off: the model catalogue (bedrock_local.catalogue) is not installed")

@@ -39,7 +39,7 @@ from chains.routing.signals import (
     routed_text,
 )
 from chains.tokens.estimator import estimate, estimate_messages, estimate_text, too_large, usable_window
-from chains.caching.placement import warm_read_tokens
+from chains.caching.placement import place, warm_read_tokens
 from chains.usage import estimate_cost
 
 logger = logging.getLogger(__name__)
@@ -291,7 +291,9 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     exact = set()
     if options.exact_count:
         for a in names:
-            est = estimate(settings, a, messages, exact=True, factory=chain.runtime.factory)
+            # CountTokens sees what the call will send to this model (its cache checkpoints only).
+            sent = place(settings.model(a).model_id, list(messages)).messages
+            est = estimate(settings, a, sent, exact=True, factory=chain.runtime.factory)
             if est.exact:
                 tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
                 exact.add(a)

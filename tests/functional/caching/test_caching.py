@@ -264,3 +264,42 @@ def test_the_default_prompts_say_what_is_stable(rt):
     stable = {name: rt.prompts.load(name).metadata.cache_after for name in ("qa", "summarize", "chat", "judge")}
     assert stable == {"qa": ["context"], "summarize": ["instructions"], "chat": ["messages"],
                       "judge": ["instructions"]}
+
+
+# --- metrics and logs -----------------------------------------------------------------------------------------
+
+
+def test_cache_tokens_and_dollars_saved_in_emf_and_logs(clean_env, lambda_context, capsys):
+    import handler
+    from helpers.obs_helpers import emf_for, events, metric_values, split_output
+
+    clean_env.setenv("AWS_LAMBDA_FUNCTION_NAME", "bedrock-chains")
+    for name in ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_SERVICE_NAME",
+                 "POWERTOOLS_METRICS_NAMESPACE", "AWS_LAMBDA_LOG_LEVEL", "LOG_PROMPTS"):
+        clean_env.delenv(name, raising=False)
+    data = _config()
+    data["observability"] = {**data.get("observability", {}), "metrics": {"namespace": "TestChains"}}
+    rt = build_runtime(data, backend="local", notice=False)
+    event = {"chain": "qa", "input": {"question": "Where?", "context": text_of(3000)},
+             "options": {"model": "nova_pro"}}
+    handler.handle(event, lambda_context, runtime=rt)
+    capsys.readouterr()
+    status, body = handler.handle(event, lambda_context, runtime=rt)  # the second reads the prefix
+    assert status == 200
+    logs, emf, _ = split_output(capsys.readouterr().out)
+    usage = body["usage_by_model"][NOVA]
+    assert usage["cache_read_input_tokens"] > 0 and usage["cache_saved_usd"] > 0
+    values = metric_values(emf_for(emf, NOVA))
+    assert values["CacheReadInputTokens"] == usage["cache_read_input_tokens"]
+    assert values["CacheWriteInputTokens"] == usage["cache_write_input_tokens"]
+    assert values["CacheSavedUSD"] == pytest.approx(usage["cache_saved_usd"])
+    # Saved = the same tokens billed as plain input, minus what was billed.
+    nova = rt.settings.models["nova_pro"].price
+    plain = ((usage["input_tokens"] + usage["cache_read_input_tokens"] + usage["cache_write_input_tokens"])
+             * nova.input_per_1k + usage["output_tokens"] * nova.output_per_1k) / 1000
+    assert usage["cache_saved_usd"] == pytest.approx(plain - usage["cost_usd"], abs=1e-8)
+    [call] = [line for line in logs if line.get("event") == "model_call"]
+    assert call["cache_read_input_tokens"] == usage["cache_read_input_tokens"]
+    [result] = [line for line in logs if line.get("event") == "result"]
+    assert result["cache_saved_usd"] == pytest.approx(usage["cache_saved_usd"])
+    assert "model_call" in events(logs)
