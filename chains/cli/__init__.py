@@ -4,6 +4,8 @@
     bedrock-chains --list              the chains
     bedrock-chains --check [--ping]    configuration (every section, every prompt file), backend, region,
                                        credentials source, endpoint, model health (exit 1 on any problem)
+    bedrock-chains router fit LABELLED.jsonl --out router.json [--target-quality 0.95 | --target-cost 0.3]
+                                       train the learned router on your own labelled prompts (chains.routing.fit)
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ def _read_event(path: str) -> Any:
 
 def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
     import argparse
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["router", "fit"]:
+        from chains.routing.fit import main as fit_main
+
+        return fit_main(argv[2:], prog=f"{prog} router fit")
 
     parser = argparse.ArgumentParser(prog=prog, description="Run a Bedrock Chains event.")
     parser.add_argument("event", nargs="?", help="event JSON file, or - for stdin")

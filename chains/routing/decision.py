@@ -29,6 +29,7 @@ from chains.config import Settings
 from chains.errors import BudgetExceeded, PinnedModelUnsuitable, UnsupportedAttachment
 from chains.limits import output_reserve, requested_max_tokens
 from chains.routing.classifier import classify_request
+from chains.routing.learned import shared_scorer
 from chains.routing.settings import CompiledRules, compiled_rules
 from chains.routing.signals import (
     attachment_tokens,
@@ -61,9 +62,14 @@ class RouteDecision:
     domain: str = "general"
     difficulty: str = "easy"  # easy | hard
     score: float = 0.0
+    # The router's estimate (0..1) that this request needs the strong tier; the tier is strong when it is at
+    # least ``threshold``. learned mode: the model's probability; rules mode: score / (score + hard_at), so
+    # the rules' own cut (score >= hard_at) is strong_score >= 0.5; llm mode: 1.0 hard / 0.0 easy.
+    strong_score: float = 0.0
+    threshold: float = 0.5
     signals: List[str] = field(default_factory=list)
     prefer: str = "balanced"
-    mode: str = "rules"  # rules | llm | pinned | ordered
+    mode: str = "rules"  # learned | rules | llm | pinned | ordered
     excluded: Dict[str, str] = field(default_factory=dict)
     costs: Dict[str, float] = field(default_factory=dict)  # estimated cost per candidate
     max_tokens: Optional[int] = None  # requested output cap (None: each model's default)
@@ -270,13 +276,23 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     local_tokens = estimate_messages(messages) + attachment_tokens(request.inputs, rs)
     score, fired = content_difficulty(rules, text, local_tokens)
     hard = score >= rs.difficulty.hard_at
+    strong_score, threshold = score / (score + rs.difficulty.hard_at), 0.5
     domain, domain_hits = content_domain(rules, text)
     mode = "ordered" if ordered_only else "rules"
     classifier: Optional[Dict[str, Any]] = None
-    if rs.mode == "llm" and not ordered_only and not pinned:
+    if rs.mode == "learned" and not ordered_only and not pinned:
+        scorer = shared_scorer(rs.weights_path(settings))
+        strong_score = scorer.score(text)
+        threshold = rs.threshold if rs.threshold is not None else scorer.threshold
+        hard = strong_score >= threshold
+        # Signal names only (never the matched text: the reason is logged without LOG_PROMPTS).
+        fired = [name for name, _ in scorer.explain(text)]
+        mode = "learned"
+    elif rs.mode == "llm" and not ordered_only and not pinned:
         classified, classifier = classify_request(chain, request, text, rules, config)
         if classified is not None:
             hard = classified["difficulty"] == "hard"
+            strong_score, threshold = (1.0 if hard else 0.0), 0.5
             domain, domain_hits = classified["domain"], []
             mode = "llm"
     tier = (getattr(request.prompt.metadata, "model_extra", None) or {}).get("tier")
@@ -353,6 +369,8 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         domain=domain,
         difficulty="hard" if hard else "easy",
         score=score,
+        strong_score=round(strong_score, 4),
+        threshold=round(threshold, 4),
         signals=fired,
         prefer=prefer,
         mode=mode,
@@ -373,6 +391,10 @@ def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: L
     """One line a person can check: the choice, the signals that decided it, the estimate, what is behind."""
     if d.mode == "llm":
         difficulty = f"{d.difficulty} request (classifier {d.classifier['model']})"
+    elif d.mode == "learned":
+        cmp = ">=" if d.difficulty == "hard" else "<"
+        difficulty = (f"{d.difficulty} request (strong_score {d.strong_score:.3f} {cmp} {d.threshold:.3f}"
+                      + (f": {', '.join(d.signals)})" if d.signals else ")"))
     elif d.signals:
         cmp = ">=" if d.difficulty == "hard" else "<"
         difficulty = f"{d.difficulty} request (score {d.score:g} {cmp} {hard_at:g}: {'; '.join(d.signals)})"
