@@ -177,6 +177,14 @@ class ModelFactory:
                 self._control[region] = _LazyClient(lambda: self._build_client("bedrock", region, RetryPolicy()))
             return self._control[region]
 
+    def warm(self) -> None:
+        """Import what the first model call needs (langchain-aws, ~1 s on a cold Lambda; the in-process emulator
+        on the local backend) when a chain is built, so a request's deadline is not spent on imports. No
+        client, no network: clients are still built on first use."""
+        from langchain_aws import ChatBedrockConverse  # noqa: F401  (the import, once)
+
+        _ = self.emulator  # local backend: bedrock_local (None otherwise)
+
     # --- models ----------------------------------------------------------------------------------------------
     def chat_model(self, alias: str, **overrides: Any) -> Any:
         """The shared ChatBedrockConverse for ``alias`` (overrides such as max_tokens give a separate one)."""

@@ -84,6 +84,8 @@ class ModelCallObserver(BaseCallbackHandler):
                 self.calls.append(record)
                 self._open[run_id] = record
             record.subsegment = self._begin_subsegment(record)
+            if not log.isEnabledFor(logging.DEBUG):
+                return  # the start line is DEBUG: do not build it for nothing
             fields: Dict[str, Any] = {
                 "event": "model_call_start", "model": model, "alias": alias, "attempt": record.attempt,
                 "messages": sum(len(batch) for batch in messages),

@@ -116,6 +116,7 @@ class RequestScope:
         """Per request: in this thread's context (concurrent requests in one process keep theirs; LangChain's
         executors copy the context into worker threads) and process-wide (for threads that do not copy it;
         on Lambda one request runs at a time)."""
+        keys = redact_obj(keys)  # masked once here: the formatters do not scan a filtered line again
         self._keys.update(keys)
         logger = self.obs.logger
         if logger is not None:

@@ -25,9 +25,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from chains.attachments import build_messages
-from chains.config import Settings
+from chains.config import ModelConfig, Settings
 from chains.errors import BudgetExceeded, PinnedModelUnsuitable, UnsupportedAttachment
-from chains.limits import output_reserve, requested_max_tokens
+from chains.limits import model_output_reserve, requested_max_tokens
 from chains.routing.classifier import classify_request
 from chains.routing.learned import shared_scorer
 from chains.routing.settings import CompiledRules, compiled_rules
@@ -39,9 +39,9 @@ from chains.routing.signals import (
     required_capabilities,
     routed_text,
 )
-from chains.tokens.estimator import estimate, estimate_messages, estimate_text, too_large, usable_window
 from chains.caching.placement import place, warm_read_tokens
-from chains.usage import estimate_cost
+from chains.tokens.estimator import estimate, estimate_messages, estimate_text, model_usable_window, too_large
+from chains.usage import cost, estimate_cost
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ class Candidate:
     lacks, the expected cost and latency."""
 
     alias: str
+    cfg: ModelConfig  # looked up once, here
     input_tokens: int  # estimated (or counted exactly by CountTokens)
     window: int  # usable window: context window less the margin (no margin for an exact count)
     output: int  # output reserve of one call (chains.limits.output_reserve)
@@ -125,14 +126,15 @@ class Candidate:
 def candidate(settings: Settings, alias: str, input_tokens: int, max_tokens: Optional[int] = None,
               needs: Iterable[str] = (), exact: bool = False, output_share: float = 1.0) -> Candidate:
     cfg = settings.model(alias)
-    out = output_reserve(settings, alias, max_tokens)
+    out = model_output_reserve(cfg, max_tokens)
     return Candidate(
         alias=alias,
+        cfg=cfg,
         input_tokens=int(input_tokens),
-        window=usable_window(settings, alias, exact),
+        window=model_usable_window(cfg, exact),
         output=out,
-        missing=tuple(n for n in sorted(needs) if not getattr(cfg.capabilities, n, False)),
-        cost=estimate_cost(settings, alias, int(input_tokens), int(out * output_share)),
+        missing=tuple(n for n in sorted(needs) if not getattr(cfg.capabilities, n, False)) if needs else (),
+        cost=cost(cfg.price, int(input_tokens), int(out * output_share)),
         latency_ms=cfg.latency.first_token_ms + cfg.latency.per_token_ms * out,
     )
 
@@ -202,7 +204,7 @@ def with_cached_prefix(settings: Settings, records: Dict[str, Candidate], messag
     penalises it for not being warm."""
     cached: Dict[str, int] = {}
     for alias, record in list(records.items()):
-        read = min(warm_read_tokens(settings.model(alias).model_id, messages), record.input_tokens)
+        read = min(warm_read_tokens(record.cfg.model_id, messages), record.input_tokens)
         if read:
             cached[alias] = read
             records[alias] = replace(record, cost=estimate_cost(
@@ -235,25 +237,19 @@ def candidates(chain: Any, request: Any) -> List[str]:
     return [pinned] + [a for a in configured if a != pinned]
 
 
-def order_models(
-    settings: Settings, aliases: Sequence[str], prefer: str, hard: bool, costs: Mapping[str, float],
-    latencies: Mapping[str, float],
-) -> List[str]:
+def order_models(records: Mapping[str, Candidate], aliases: Sequence[str], prefer: str, hard: bool) -> List[str]:
     """Sort eligible models by preference; ties keep the configured order (sorted() is stable)."""
-    def quality(a: str) -> int:
-        return settings.model(a).quality
-
     if prefer == "cost":
-        key = lambda a: (costs[a], -quality(a))  # noqa: E731
+        key = lambda r: (r.cost, -r.cfg.quality)  # noqa: E731
     elif prefer == "quality":
-        key = lambda a: (-quality(a), costs[a])  # noqa: E731
+        key = lambda r: (-r.cfg.quality, r.cost)  # noqa: E731
     elif prefer == "latency":
-        key = lambda a: (latencies[a], costs[a])  # noqa: E731
+        key = lambda r: (r.latency_ms, r.cost)  # noqa: E731
     elif hard:  # balanced, hard request: the strong tier, best first, then the rest best first
-        key = lambda a: (settings.model(a).tier != "strong", -quality(a), costs[a])  # noqa: E731
+        key = lambda r: (r.cfg.tier != "strong", -r.cfg.quality, r.cost)  # noqa: E731
     else:  # balanced, easy request: the fast tier, cheapest first, then the rest cheapest first
-        key = lambda a: (settings.model(a).tier != "fast", costs[a], -quality(a))  # noqa: E731
-    return sorted(aliases, key=key)
+        key = lambda r: (r.cfg.tier != "fast", r.cost, -r.cfg.quality)  # noqa: E731
+    return [r.alias for r in sorted((records[a] for a in aliases), key=key)]
 
 
 def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[RunnableConfig] = None) -> RouteDecision:
@@ -351,8 +347,7 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         fitting = [a for a in fitting if a not in over]
 
     # 3./4. Preference, then content (difficulty -> tier).
-    latencies = {a: records[a].latency_ms for a in fitting}
-    ordered = fitting if ordered_only else order_models(settings, fitting, prefer, hard, costs, latencies)
+    ordered = fitting if ordered_only else order_models(records, fitting, prefer, hard)
     if pinned:
         ordered = [pinned] + [a for a in ordered if a != pinned]
         mode = "pinned"
@@ -381,9 +376,10 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         cached_prefix_tokens={a: cached[a] for a in ordered if cached.get(a)},
     )
     decision.reason = _reason(decision, settings, rs.difficulty.hard_at, domain_hits, options.fallbacks)
-    logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
-                                         "difficulty": decision.difficulty, "domain": domain,
-                                         "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
+    if logger.isEnabledFor(logging.DEBUG):  # the fields are not built for nothing on every request
+        logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
+                                             "difficulty": decision.difficulty, "domain": domain,
+                                             "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
     return decision
 
 
