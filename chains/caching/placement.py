@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from chains.caching.facts import CacheFacts, caching_facts
 from chains.caching.marks import has_marks, is_cache_point
@@ -34,7 +34,7 @@ class Checkpoint:
     message: int  # index of the message
     block: int  # index of the cachePoint block in its content
     tokens: int  # estimated tokens of the prefix it closes
-    key: str  # hash of that prefix
+    key: str = ""  # hash of that prefix (computed only for the checkpoints a model keeps: ``with_keys``)
 
 
 @dataclass(frozen=True)
@@ -44,30 +44,55 @@ class Placement:
     model_id: str = ""
 
 
+def _block_text(block: Any) -> Optional[str]:
+    if isinstance(block, str):
+        return block
+    text = block.get("text") if isinstance(block, dict) else None
+    return text if isinstance(text, str) else None
+
+
 def candidates(messages: Sequence[Any]) -> List[Checkpoint]:
-    """Every candidate cachePoint with its prefix's estimated tokens and hash, in order."""
+    """Every candidate cachePoint with its prefix's estimated tokens, in order (no hashing: cheap)."""
     out: List[Checkpoint] = []
-    digest = hashlib.sha256()
     tokens = 0
     for i, m in enumerate(messages):
         tokens += PER_MESSAGE_OVERHEAD
-        digest.update(f"\x1e{getattr(m, 'type', '')}\x1f".encode())
         content = getattr(m, "content", m)
         if isinstance(content, str):
             tokens += estimate_text(content)
+            continue
+        for j, block in enumerate(content or []):
+            if is_cache_point(block):
+                out.append(Checkpoint(i, j, tokens))
+                continue
+            text = _block_text(block)
+            if text is not None:
+                tokens += estimate_text(text)
+    return out
+
+
+def with_keys(messages: Sequence[Any], points: Sequence[Checkpoint]) -> List[Checkpoint]:
+    """``points`` with the hash of the prefix each closes (one pass; cachePoint markers are not hashed)."""
+    if not points:
+        return []
+    wanted = {(cp.message, cp.block): cp for cp in points}
+    last = max(cp.message for cp in points)
+    keys: Dict[Tuple[int, int], str] = {}
+    digest = hashlib.sha256()
+    for i, m in enumerate(messages[: last + 1]):
+        digest.update(f"\x1e{getattr(m, 'type', '')}\x1f".encode())
+        content = getattr(m, "content", m)
+        if isinstance(content, str):
             digest.update(content.encode("utf-8", "surrogatepass"))
             continue
         for j, block in enumerate(content or []):
             if is_cache_point(block):
-                out.append(Checkpoint(i, j, tokens, digest.copy().hexdigest()))
+                if (i, j) in wanted:
+                    keys[(i, j)] = digest.copy().hexdigest()
                 continue
-            text = block if isinstance(block, str) else (block.get("text") if isinstance(block, Mapping) else None)
-            if isinstance(text, str):
-                tokens += estimate_text(text)
-                digest.update(text.encode("utf-8", "surrogatepass"))
-            else:
-                digest.update(repr(block).encode("utf-8", "surrogatepass"))
-    return out
+            text = _block_text(block)
+            digest.update((text if text is not None else repr(block)).encode("utf-8", "surrogatepass"))
+    return [Checkpoint(cp.message, cp.block, cp.tokens, keys.get((cp.message, cp.block), "")) for cp in points]
 
 
 def select(facts: Optional[CacheFacts], messages: Sequence[Any], found: Sequence[Checkpoint]) -> List[Checkpoint]:
@@ -88,6 +113,7 @@ def place(model_id: str, messages: List[Any]) -> Placement:
     if not found:
         return Placement(messages, (), model_id)
     kept = select(caching_facts(model_id), messages, found)
+    kept = with_keys(messages, kept)  # for the router's LRU (``remember``); only kept ones are hashed
     keep = {(cp.message, cp.block) for cp in kept}
     drop = {(cp.message, cp.block) for cp in found} - keep
     out = list(messages)
@@ -101,7 +127,7 @@ def place(model_id: str, messages: List[Any]) -> Placement:
 
 
 def _is_text(block: Any) -> bool:
-    return isinstance(block, str) or (isinstance(block, Mapping) and block.get("type") == "text")
+    return isinstance(block, str) or (isinstance(block, dict) and block.get("type") == "text")
 
 
 # --- the prefix LRU ---------------------------------------------------------------------------------------------
@@ -115,6 +141,9 @@ class PrefixLRU:
         self.clock = clock
         self._entries: "OrderedDict[Tuple[str, str], float]" = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def touch(self, model_id: str, key: str, ttl_s: float) -> None:
         with self._lock:
@@ -152,15 +181,16 @@ def remember(placement: Placement, message: Any) -> None:
     facts = caching_facts(placement.model_id)
     ttl = facts.ttl_s if facts else 300.0
     for cp in placement.checkpoints:
-        PREFIXES.touch(placement.model_id, cp.key, ttl)
+        if cp.key:
+            PREFIXES.touch(placement.model_id, cp.key, ttl)
 
 
 def warm_read_tokens(model_id: str, messages: Sequence[Any]) -> int:
     """Estimated tokens the next call to ``model_id`` with ``messages`` reads from the cache (0: cold)."""
-    found = candidates(messages) if has_marks(messages) else []
-    if not found:
+    if not len(PREFIXES) or not has_marks(messages):  # nothing written yet in this process: cold
         return 0
-    for cp in reversed(select(caching_facts(model_id), messages, found)):
+    kept = select(caching_facts(model_id), messages, candidates(messages))
+    for cp in reversed(with_keys(messages, kept)):
         if PREFIXES.warm(model_id, cp.key):
             return cp.tokens
     return 0
