@@ -53,6 +53,9 @@ class ChainRequest:
     started: float = field(default_factory=time.perf_counter)
     # tokens before/after input optimisation (chains/optimize.py), None when nothing was optimised
     optimization: Optional[Dict[str, Any]] = None
+    # prompt caching on (options.cache, else the chain's ``cache``): prompts are formatted with candidate
+    # cache checkpoints, kept per model by chains.caching.placement
+    cache: bool = False
 
     @property
     def deadline(self) -> Optional[float]:
@@ -244,7 +247,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
                 field="input",
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called
-        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt)
+        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt,
+                               cache=(options.cache or self.cfg.cache) == "auto")
         return optimize_request(self.settings, request)  # whitespace and duplicate lines in long inputs
 
     def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> Dict[str, Any]:
