@@ -173,11 +173,12 @@ def handle(event: Any, context: Any = None, runtime: Any = None) -> Tuple[int, D
         scope = start_request(request_id, context, runtime)
         if config_error is not None and scope.config_error is None:
             scope.config_error = config_error
-        status, body = _handle(event, runtime, request_id, scope, entry)
+        status, body = _handle(event, context, runtime, request_id, scope, entry)
         return status, scope.finish(status, body)
 
 
-def _handle(event: Any, runtime: Any, request_id: str, scope: Any, entry: float) -> Tuple[int, Dict[str, Any]]:
+def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any,
+            entry: float) -> Tuple[int, Dict[str, Any]]:
     started = time.perf_counter()
     chain_name: Optional[str] = None
     try:
@@ -187,6 +188,8 @@ def _handle(event: Any, runtime: Any, request_id: str, scope: Any, entry: float)
         if not is_http:
             _direct_event_size(event)
         raw = _http_body(event) if is_http else event
+        if isinstance(raw, Mapping) and "bulk" in raw:  # a bulk run step (chains/bulk/events.py)
+            return _bulk(raw, is_http, context, runtime, request_id, scope)
         parsed = _parse_event(raw)
         chain_name = parsed.chain
         scope.log_request(parsed.chain, parsed.input, parsed.options, "http" if is_http else "direct")
@@ -246,6 +249,22 @@ def public_config_message(exc: ChainsError) -> str:
     message = _ABSOLUTE_PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1],
                                  message)
     return clip(message, 300)
+
+
+def _bulk(raw: Mapping[str, Any], is_http: bool, context: Any, runtime: Any, request_id: str,
+          scope: Any) -> Tuple[int, Dict[str, Any]]:
+    """``{"bulk": "submit" | "status" | "collect" | ...}``: a step of a bulk run (the state machine's tasks)."""
+    if is_http:
+        raise BadRequest("bulk events are taken from direct invocations (Step Functions, aws lambda invoke), "
+                         "not over the Function URL", field="bulk")
+    from chains.bulk.events import handle_bulk
+
+    chain = raw.get("chain") if isinstance(raw.get("chain"), str) else None
+    scope.log_request(chain or "bulk", {}, None, f"bulk:{str(raw.get('bulk'))[:20]}")
+    # The request's deadline (chains.deadline, read at the entry from Lambda's time): what is left of it.
+    left = deadline.remaining_s()
+    remaining = None if left is None else int(left * 1000.0)
+    return 200, {**handle_bulk(raw, runtime, remaining_ms=remaining), "request_id": request_id}
 
 
 def lambda_response(event: Any, status: int, body: Dict[str, Any]) -> Any:
