@@ -63,6 +63,12 @@ class ModelCallObserver(BaseCallbackHandler):
     raise_error = False
     # Run in the calling thread even under async managers: the work is tiny and the state is locked.
     run_inline = True
+    # Model events only: chain, retriever, agent, retry and custom events are skipped before dispatch.
+    ignore_chain = True
+    ignore_retriever = True
+    ignore_agent = True
+    ignore_retry = True
+    ignore_custom_event = True
 
     def __init__(self, settings: Any = None, *, log_prompts: bool = False, trace_parent: Any = None,
                  chain: Optional[str] = None, ok_level: int = logging.INFO) -> None:

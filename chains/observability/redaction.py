@@ -115,13 +115,25 @@ _ENVIRON_DATA = getattr(os.environ, "_data", None)
 _SECRET_KEYS = [os.environ.encodekey(n) for n in SECRET_ENV] if hasattr(os.environ, "encodekey") else []
 
 
+# (raw environment values, the secret values found in them): decoded and sorted again only when they change.
+_last_secrets: tuple = ((), ())
+
+
 def secret_values(env: Optional[Mapping[str, str]] = None) -> List[str]:
     """The secret values currently in the environment, longest first (so a value containing another wins)."""
+    global _last_secrets
     if env is None and _ENVIRON_DATA is not None and _SECRET_KEYS:
-        raw = [_ENVIRON_DATA.get(key) for key in _SECRET_KEYS]
+        raw = tuple([_ENVIRON_DATA.get(key) for key in _SECRET_KEYS])
+        last_raw, last_values = _last_secrets
+        if raw == last_raw:  # the usual case: the environment has not changed since the last line
+            return list(last_values)
         if not any(raw):
-            return []
-        values = {os.environ.decodevalue(v).strip() for v in raw if v}
+            found: List[str] = []
+        else:
+            values = {os.environ.decodevalue(v).strip() for v in raw if v}
+            found = sorted((v for v in values if len(v) >= _MIN_VERBATIM), key=len, reverse=True)
+        _last_secrets = (raw, tuple(found))
+        return found
     else:
         env = os.environ if env is None else env
         values = {env.get(name, "").strip() for name in SECRET_ENV}
