@@ -143,6 +143,7 @@ def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any)
             body["error"] = {"type": exc.type, "message": exc.message, "status": 500}
         return status, body
     except Exception:  # a bug: the traceback goes to the log, never into the response
+        scope.ensure_keys()
         logger.exception("unhandled error", extra={"event": "unhandled_error"})
         return 500, {
             "ok": False,

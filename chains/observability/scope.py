@@ -41,7 +41,10 @@ class RequestScope:
         self.chain: Optional[str] = None
         self.started = time.perf_counter()
         self._keys: Dict[str, Any] = {}
-        self._add_keys(request_id=request_id, cold_start=cold_start, **_lambda_keys(context))
+        # Put on the lines together with the chain name, by the request line (one append instead of two),
+        # or by ``ensure_keys`` before any line logged earlier (a bad event's error, a bug's traceback).
+        self._pending_keys: Optional[Dict[str, Any]] = dict(request_id=request_id, cold_start=cold_start,
+                                                            **_lambda_keys(context))
         self.tracer = obs.tracer_or_none()
         self.subsegment = None
         if self.tracer is not None:
@@ -85,7 +88,8 @@ class RequestScope:
                      source: str) -> None:
         # The requested name goes on every line from here on (a name that is not configured is still worth
         # seeing in the logs); it becomes a metric dimension only through set_chain.
-        self._add_keys(chain=chain)
+        pending, self._pending_keys = self._pending_keys, None
+        self._add_keys(**(pending or {}), chain=chain)
         # Inputs and options are the caller's: anything JSON allows, however deep (the chain will refuse it).
         fields: Dict[str, Any] = {
             "source": source, "requested_chain": chain,
@@ -108,6 +112,7 @@ class RequestScope:
         if not isinstance(body, dict):  # pragma: no cover - redact_obj keeps a dict a dict
             body = {"ok": False, "error": {"type": "InternalError", "message": "internal error", "status": 500}}
         try:
+            self.ensure_keys()
             if body.get("ok"):
                 self._log_success(body)
             else:
@@ -122,6 +127,12 @@ class RequestScope:
         return body
 
     # --- the keys on every line ------------------------------------------------------------------------------
+    def ensure_keys(self) -> None:
+        """The request's keys on every line from now on (the request line adds them otherwise)."""
+        pending, self._pending_keys = self._pending_keys, None
+        if pending:
+            self._add_keys(**pending)
+
     def _add_keys(self, **keys: Any) -> None:
         """Per request: in this thread's context (concurrent requests in one process keep theirs; LangChain's
         executors copy the context into worker threads) and process-wide (for threads that do not copy it;
@@ -130,16 +141,18 @@ class RequestScope:
         self._keys.update(keys)
         logger = self.obs.logger
         if logger is not None:
-            logger.thread_safe_append_keys(**keys)
-            logger.append_keys(**keys)
+            formatter = logger.registered_formatter  # what Logger's methods delegate to, looked up once
+            formatter.thread_safe_append_keys(**keys)
+            formatter.append_keys(**keys)
 
     def _remove_keys(self) -> None:
         logger = self.obs.logger
         if logger is None:
             return
-        logger.thread_safe_remove_keys(list(self._keys))
-        if logger.get_current_keys().get("request_id") == self.request_id:  # not a newer request's
-            logger.remove_keys(list(self._keys))
+        formatter = logger.registered_formatter
+        formatter.thread_safe_remove_keys(list(self._keys))
+        if formatter.get_current_keys().get("request_id") == self.request_id:  # not a newer request's
+            formatter.remove_keys(list(self._keys))
 
     def _log_success(self, body: Dict[str, Any]) -> None:
         route = body.get("route") or {}
