@@ -53,6 +53,9 @@ class ChainRequest:
     started: float = field(default_factory=time.perf_counter)
     # tokens before/after input optimisation (chains/optimize.py), None when nothing was optimised
     optimization: Optional[Dict[str, Any]] = None
+    # prompt caching on (options.cache, else the chain's ``cache``): prompts are formatted with candidate
+    # cache checkpoints, kept per model by chains.caching.placement
+    cache: bool = False
 
     @property
     def deadline(self) -> Optional[float]:
@@ -101,6 +104,10 @@ class StrategySpec:
     extra_inputs: Tuple[str, ...] = ()  # inputs that are not prompt variables (routed: images, documents)
     ordered: bool = False  # the router keeps the configured order (no content routing): ``fallback``
     takes_prompt_option: bool = False  # ``options.prompt`` names another prompt file: ``compare``
+    # How a bulk run (chains.bulk) plans its records: "pinned" (one configured model per record), "routed" (the
+    # router decides per record), "compare" (every record on every compared model, then the judge); None: the
+    # strategy needs several dependent calls per request and cannot run as batch jobs.
+    bulk: Optional[str] = None
     # Validates the chain's own settings (``chains.<name>.settings`` with its config section) and returns
     # them; cached on the chain, run by ``--check`` for every chain.
     settings: Optional[Callable[["BedrockChain"], Any]] = None
@@ -116,6 +123,7 @@ class Strategy(Protocol):
     extra_inputs: Tuple[str, ...]
     ordered: bool
     takes_prompt_option: bool
+    bulk: Optional[str]
     settings: Optional[Callable[["BedrockChain"], Any]]
 
 
@@ -239,7 +247,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
                 field="input",
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called
-        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt)
+        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt,
+                               cache=(options.cache or self.cfg.cache) == "auto")
         return optimize_request(self.settings, request)  # whitespace and duplicate lines in long inputs
 
     def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> Dict[str, Any]:

@@ -122,6 +122,8 @@ class ChainConfig(StrictModel):
     model: Optional[str] = None
     models: Optional[List[str]] = None
     description: str = ""
+    # Prompt caching (chains.caching): auto places cache checkpoints; off sends none. options.cache overrides.
+    cache: Literal["auto", "off"] = "auto"
     # Free-form, strategy-specific settings (e.g. map_reduce's chunk size), validated by the strategy.
     settings: Dict[str, Any] = Field(default_factory=dict)
 
@@ -139,6 +141,7 @@ class Settings(StrictModel):
     tokens: Dict[str, Any] = Field(default_factory=dict)
     compare: Dict[str, Any] = Field(default_factory=dict)
     observability: Dict[str, Any] = Field(default_factory=dict)
+    bulk: Dict[str, Any] = Field(default_factory=dict)
 
     # Where the file came from, for error messages and for resolving prompts_dir.
     source: Optional[str] = Field(default=None, exclude=True)

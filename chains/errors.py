@@ -12,6 +12,9 @@
     ├── BudgetExceeded (400)         no model fits options.max_cost_usd
     ├── InputTooLarge (413)          no model's window fits the input
     ├── DeadlineExceeded (504)       no time left for another attempt
+    ├── BulkUnsupported (400)        a strategy that cannot run as a bulk (batch inference) run
+    ├── UnknownRun (404)             no bulk run manifest at that S3 location
+    ├── RunNotReady (409)            a bulk run's jobs are still running (collect without wait)
     └── ModelCallError               one Bedrock call failed; .error_class says how (see classify())
         ├── Throttled (429)          ThrottlingException, ModelNotReady, throttlingException in a stream
         ├── Unavailable (503)        500/503, ServiceUnavailable, InternalServer, timeouts, connection errors
@@ -107,6 +110,20 @@ class InputTooLarge(ChainsError):
 class DeadlineExceeded(ChainsError):
     status = 504
     type = "DeadlineExceeded"
+
+
+class BulkUnsupported(BadRequest):
+    type = "BulkUnsupported"
+
+
+class UnknownRun(ChainsError):
+    status = 404
+    type = "UnknownRun"
+
+
+class RunNotReady(ChainsError):
+    status = 409
+    type = "RunNotReady"
 
 
 # --- Bedrock call failures -------------------------------------------------------------------------------
@@ -347,3 +364,38 @@ def _http_status(exc: BaseException) -> Optional[int]:
         return (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
     return None
 
+
+# --- Bedrock batch inference: per-record errors ----------------------------------------------------------------
+
+# A batch output line's ``error`` carries the HTTP status of the failed inference as ``errorCode`` and the
+# text as ``errorMessage``: {"errorCode": 400, "errorMessage": "bad request"}
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-results.html). The status stands for the
+# Converse error code below (FACTS.md "Bedrock Runtime wire protocol"), so the same classes and statuses apply as
+# on demand.
+_BATCH_STATUS_CODES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def batch_record_error(error: Any, model: Optional[str] = None) -> ModelCallError:
+    """The typed error of one failed record in a batch job's output (``{"errorCode", "errorMessage"}``)."""
+    from botocore.exceptions import ClientError
+
+    error = error if isinstance(error, dict) else {"errorMessage": str(error)}
+    raw = error.get("errorCode")
+    try:
+        status = int(raw)
+    except (TypeError, ValueError):
+        status = 500
+    code = _BATCH_STATUS_CODES.get(status) or (str(raw) if isinstance(raw, str) and raw else "InternalServerException")
+    message = str(error.get("errorMessage") or code)[:500]
+    exc = ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                      "Converse")
+    return to_model_error(exc, model)

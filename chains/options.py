@@ -34,6 +34,10 @@ class Options(BaseModel):
     # Tokens
     exact_count: bool = Field(default=False, description="Use Bedrock CountTokens where supported.")
     optimize: Optional[bool] = Field(default=None, description="Whitespace and duplicate-line optimisation.")
+    # Prompt caching (chains.caching)
+    cache: Optional[Literal["auto", "off"]] = Field(
+        default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
+                                  "sends none (default: the chain's `cache`, auto).")
 
 
 OPTION_NAMES = sorted(Options.model_fields)

@@ -31,6 +31,9 @@ class PromptMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     task: str = "general"
     max_tokens: Optional[int] = Field(default=None, ge=1)
+    # What is stable across requests of this prompt (chains.caching): variable names whose value is followed by
+    # a cache checkpoint, or ``instructions`` (the system prompt). Checked against the variables on load.
+    cache_after: List[str] = Field(default_factory=list)
 
 
 class PromptFile(StrictModel):
@@ -85,8 +88,14 @@ class LoadedPrompt:
             values[var] = str(value)
         return values
 
-    def format_messages(self, data: Mapping[str, Any]) -> List[Any]:
-        return self.template.format_messages(**self.variables(data))
+    def format_messages(self, data: Mapping[str, Any], cache: bool = False) -> List[Any]:
+        """The prompt's messages; ``cache``: with candidate cache checkpoints after the stable parts
+        (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
+        if not cache:
+            return self.template.format_messages(**self.variables(data))
+        from chains.caching.marks import format_marked
+
+        return format_marked(self.template, self.variables(data), self.spec.metadata.cache_after, self.placeholders)
 
 
 class PromptLibrary:
@@ -199,6 +208,12 @@ def _load_file(name: str, path: Path) -> LoadedPrompt:
         raise PromptError(f"{path.name}: input_variables do not match the template ({'; '.join(parts)})")
     if "options" in declared:
         raise PromptError(f"{path.name}: 'options' is reserved for per-request options; rename the variable")
+    from chains.caching.marks import INSTRUCTIONS
+
+    unknown_stable = [v for v in spec.metadata.cache_after if v not in declared and v != INSTRUCTIONS]
+    if unknown_stable:
+        raise PromptError(f"{path.name}: metadata.cache_after names {', '.join(sorted(unknown_stable))[:200]}, which "
+                          f"is not a variable (variables: {', '.join(sorted(declared))}; or '{INSTRUCTIONS}')")
     unknown_optional = set(spec.optional_variables) - declared
     if unknown_optional:
         raise PromptError(f"{path.name}: optional_variables not declared: {', '.join(sorted(unknown_optional))}")

@@ -117,6 +117,8 @@ def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any)
             raise scope.config_error
         is_http = isinstance(event, abc.Mapping) and _is_http_event(event)
         raw = _http_body(event) if is_http else event
+        if isinstance(raw, Mapping) and "bulk" in raw:  # a bulk run step (chains/bulk/events.py)
+            return _bulk(raw, is_http, context, runtime, request_id, scope)
         parsed = _parse_event(raw)
         chain_name = parsed.chain
         scope.log_request(parsed.chain, parsed.input, parsed.options, "http" if is_http else "direct")
@@ -153,6 +155,26 @@ def _handle(event: Any, context: Any, runtime: Any, request_id: str, scope: Any)
             **({"chain": chain_name} if chain_name else {}),
             "latency_ms": round((time.perf_counter() - started) * 1000.0, 1),
         }
+
+
+def _bulk(raw: Mapping[str, Any], is_http: bool, context: Any, runtime: Any, request_id: str,
+          scope: Any) -> Tuple[int, Dict[str, Any]]:
+    """``{"bulk": "submit" | "status" | "collect" | ...}``: a step of a bulk run (the state machine's tasks)."""
+    if is_http:
+        raise BadRequest("bulk events are taken from direct invocations (Step Functions, aws lambda invoke), "
+                         "not over the Function URL", field="bulk")
+    from chains.bulk.events import handle_bulk
+
+    chain = raw.get("chain") if isinstance(raw.get("chain"), str) else None
+    scope.log_request(chain or "bulk", {}, None, f"bulk:{str(raw.get('bulk'))[:20]}")
+    remaining = None
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(getter):
+        try:
+            remaining = int(getter())
+        except (TypeError, ValueError):
+            remaining = None
+    return 200, {**handle_bulk(raw, runtime, remaining_ms=remaining), "request_id": request_id}
 
 
 def lambda_response(event: Any, status: int, body: Dict[str, Any]) -> Any:

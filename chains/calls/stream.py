@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple
 
+from chains.caching.placement import place, remember
 from chains.calls.bounded import CallAbandoned
 from chains.calls.call import CallOutcome, logged, message_text, outcome_of, typed_error
 from chains.errors import Unavailable
@@ -80,10 +81,12 @@ def stream_model(
     first chunk) and ``.streamed_chars``; a stream that ends without a message is ``Unavailable`` (``EmptyStream``). With
     ``timeout_s``, no chunk by then raises ``CallAbandoned`` (with ``.elapsed_ms``).
     """
+    placement = place(model_id, messages)  # this model's cache checkpoints (none if it has no caching)
+    sent_messages = placement.messages
     start = time.perf_counter()
     deadline = None if timeout_s is None else start + timeout_s
-    pump = None if deadline is None else _StreamPump(lambda: model.stream(messages, config=config))
-    source: Any = iter(model.stream(messages, config=config)) if pump is None else None
+    pump = None if deadline is None else _StreamPump(lambda: model.stream(sent_messages, config=config))
+    source: Any = iter(model.stream(sent_messages, config=config)) if pump is None else None
     full = None
     sent = 0
     try:
@@ -120,4 +123,5 @@ def stream_model(
         err.elapsed_ms = (time.perf_counter() - start) * 1000.0  # type: ignore[attr-defined]
         err.streamed, err.streamed_chars = False, 0  # type: ignore[attr-defined]
         raise err
+    remember(placement, full)
     return logged(outcome_of(alias, model_id, full, start), messages)

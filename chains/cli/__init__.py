@@ -2,6 +2,7 @@
 
     bedrock-chains EVENT.json | -      print the response JSON (exit 0 if ok, 1 if not); --format table
     bedrock-chains --list              the chains
+    bedrock-chains bulk ...            bulk runs on Bedrock batch inference (chains/cli/bulk.py, docs/bulk.md)
     bedrock-chains --check [--ping]    configuration (every section, every prompt file), backend, region,
                                        credentials source, endpoint, model health (exit 1 on any problem)
     bedrock-chains router fit LABELLED.jsonl --out router.json [--target-quality 0.95 | --target-cost 0.3]
@@ -35,6 +36,13 @@ def main(argv: Optional[list] = None, prog: str = "bedrock-chains") -> int:
 
         return fit_main(argv[2:], prog=f"{prog} router fit")
 
+    if argv[:1] == ["bulk"]:  # bulk runs on Bedrock batch inference (chains/cli/bulk.py)
+        from chains.cli.bulk import main as bulk_main
+
+        _load_dotenv()
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        force_local()
+        return bulk_main(argv[1:], prog=prog)
     parser = argparse.ArgumentParser(prog=prog, description="Run a Bedrock Chains event.")
     parser.add_argument("event", nargs="?", help="event JSON file, or - for stdin")
     parser.add_argument("--list", action="store_true", help="list the chains")

@@ -21,6 +21,7 @@ SECTIONS: Dict[str, str] = {
     "router": "chains.routing.settings:RouterSettings",
     "resilience": "chains.calls.settings:ResilienceSettings",
     "observability": "chains.observability.setup:ObservabilityConfig",
+    "bulk": "chains.bulk.settings:BulkSettings",
 }
 
 HINTS = {

@@ -24,6 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from chains.calls.call import bedrock_latency, message_text
 from chains.errors import CLIENT_ERROR, THROTTLED, classify, error_message
 from chains.observability.redaction import redact
+from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,11 @@ class ModelCallObserver(BaseCallbackHandler):
             if record is None:
                 return
             message = _first_message(response)
-            usage = getattr(message, "usage_metadata", None) or {}
+            usage = split_usage(getattr(message, "usage_metadata", None) or {})  # input: the uncached part
             meta = getattr(message, "response_metadata", None) or {}
             record.ok = True
-            record.input_tokens = int(usage.get("input_tokens", 0) or 0)
-            record.output_tokens = int(usage.get("output_tokens", 0) or 0)
+            record.input_tokens = usage["input_tokens"]
+            record.output_tokens = usage["output_tokens"]
             record.stop_reason = meta.get("stopReason") or meta.get("stop_reason")
             record.bedrock_latency_ms = bedrock_latency(meta)
             if record.subsegment is None and not log.isEnabledFor(self.ok_level):
@@ -128,6 +129,7 @@ class ModelCallObserver(BaseCallbackHandler):
                 "event": "model_call", "model": record.model, "alias": record.alias, "attempt": record.attempt,
                 "ok": True, "latency_ms": record.latency_ms, "bedrock_latency_ms": record.bedrock_latency_ms,
                 "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+                CACHE_READ: usage[CACHE_READ], CACHE_WRITE: usage[CACHE_WRITE],
                 "stop_reason": record.stop_reason, "output_chars": len(message_text(message)) if message is not None else 0,
             }
             if self.log_prompts and message is not None:

@@ -171,6 +171,9 @@ class RequestScope:
             "output_chars": len(output) if isinstance(output, str) else None,
             "route": route, "model_calls": self.observer.summaries(), **self._request_fields,
         }
+        saved = sum(float(u.get("cache_saved_usd", 0.0)) for u in (body.get("usage_by_model") or {}).values())
+        if saved:  # prompt caching (chains.caching): what it saved on this request
+            fields["cache_saved_usd"] = round(saved, 8)
         if self.obs.log_prompts:
             fields["output"] = clip(output if isinstance(output, str) else str(output))
         log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
@@ -209,6 +212,11 @@ class RequestScope:
                 metrics["InputTokens"] = ("Count", int(usage.get("input_tokens", 0)))
                 metrics["OutputTokens"] = ("Count", int(usage.get("output_tokens", 0)))
                 metrics["CostUSD"] = ("None", float(usage.get("cost_usd", 0.0)))
+                if usage.get("cache_read_input_tokens") or usage.get("cache_write_input_tokens"):
+                    # Prompt caching (chains.caching): tokens read / written and the dollars it saved.
+                    metrics["CacheReadInputTokens"] = ("Count", int(usage.get("cache_read_input_tokens", 0)))
+                    metrics["CacheWriteInputTokens"] = ("Count", int(usage.get("cache_write_input_tokens", 0)))
+                    metrics["CacheSavedUSD"] = ("None", float(usage.get("cache_saved_usd", 0.0)))
             stats = calls.get(model)
             if stats:
                 metrics["ModelCalls"] = ("Count", stats["calls"])

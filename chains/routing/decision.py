@@ -39,8 +39,9 @@ from chains.routing.signals import (
     required_capabilities,
     routed_text,
 )
+from chains.caching.placement import place, warm_read_tokens
 from chains.tokens.estimator import estimate, estimate_messages, estimate_text, model_usable_window, too_large
-from chains.usage import cost
+from chains.usage import cost, estimate_cost
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class RouteDecision:
     costs: Dict[str, float] = field(default_factory=dict)  # estimated cost per candidate
     max_tokens: Optional[int] = None  # requested output cap (None: each model's default)
     classifier: Optional[Dict[str, Any]] = None  # llm mode: what the classifier said or why it failed
+    # Per candidate: input tokens expected from the cache (this process wrote the same stable prefix for that
+    # model within its TTL: chains.caching.placement); their estimated cost counts them at the read price.
+    cached_prefix_tokens: Dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         # Shallow copies: dataclasses.asdict's deep recursion cost ~0.1 ms on every request.
@@ -191,6 +195,23 @@ def eligible(
     return Eligibility(records, max_tokens, needs, fitting, excluded)
 
 
+def with_cached_prefix(settings: Settings, records: Dict[str, Candidate], messages: Sequence[Any],
+                       output_share: float = 1.0) -> Dict[str, int]:
+    """Count an expected cache read in each candidate's cost where the prompt's stable prefix is warm for that
+    model (``chains.caching.placement.warm_read_tokens``); updates ``records``, returns alias -> tokens read.
+
+    A model whose cache is cold keeps the plain estimate (no write premium is added), so the router never
+    penalises it for not being warm."""
+    cached: Dict[str, int] = {}
+    for alias, record in list(records.items()):
+        read = min(warm_read_tokens(record.cfg.model_id, messages), record.input_tokens)
+        if read:
+            cached[alias] = read
+            records[alias] = replace(record, cost=estimate_cost(
+                settings, alias, record.input_tokens, int(record.output * output_share), cache_read_tokens=read))
+    return cached
+
+
 def configured_models(chain: Any) -> List[str]:
     """The models a chain may use, in configured order: its ``models``, else every model with its ``model``
     first."""
@@ -282,13 +303,16 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     exact = set()
     if options.exact_count:
         for a in names:
-            est = estimate(settings, a, messages, exact=True, factory=chain.runtime.factory)
+            # CountTokens sees what the call will send to this model (its cache checkpoints only).
+            sent = place(settings.model(a).model_id, list(messages)).messages
+            est = estimate(settings, a, sent, exact=True, factory=chain.runtime.factory)
             if est.exact:
                 tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
                 exact.add(a)
     elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs), exact,
                     rs.expected_output_share)
     records = elig.records
+    cached = with_cached_prefix(settings, records, messages, rs.expected_output_share)
     costs = {a: r.cost for a, r in records.items()}
     excluded = dict(elig.excluded)
     if pinned and pinned in excluded:
@@ -349,6 +373,7 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         costs={a: costs[a] for a in ordered},
         max_tokens=max_tokens,
         classifier=classifier,
+        cached_prefix_tokens={a: cached[a] for a in ordered if cached.get(a)},
     )
     decision.reason = _reason(decision, settings, rs.difficulty.hard_at, domain_hits, options.fallbacks)
     if logger.isEnabledFor(logging.DEBUG):  # the fields are not built for nothing on every request
@@ -387,6 +412,8 @@ def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: L
         if settings.model(d.model).tier != tier:
             head += f" (no eligible {tier} model)"
     parts = [head, f"~{d.estimated_input_tokens:,} input tokens, ~${d.estimated_cost_usd:.6f}"]
+    if d.cached_prefix_tokens.get(d.model):
+        parts[-1] += f" (cached prefix: ~{d.cached_prefix_tokens[d.model]:,} tokens read from the cache)"
     if d.domain != "general":
         parts.append(f"domain {d.domain}" + (f" ({', '.join(domain_hits)})" if domain_hits else ""))
     if len(d.candidates) > 1:

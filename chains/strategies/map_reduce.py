@@ -200,7 +200,7 @@ class MapReduce:
 
     # --- sizes ---------------------------------------------------------------------------------------------
     def _messages(self, text: str) -> List[Any]:
-        return self.request.prompt.format_messages({**self.request.inputs, self.doc_var: text})
+        return self.request.prompt.format_messages({**self.request.inputs, self.doc_var: text}, cache=self.request.cache)
 
     def map_out(self, alias: str) -> int:
         return output_reserve(self.settings, alias, self.cfg.map_max_tokens or self.requested)

@@ -18,15 +18,18 @@ PACKAGE = ROOT / "chains"
 LAYERS = [
     ("chains.errors",),
     ("chains.config",),
+    ("chains.caching.facts", "chains.caching.marks"),
     ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",
      "chains.observability.redaction", "chains.observability.log_format"),
     ("chains.tokens",),
+    ("chains.caching",),
     ("chains.calls",),
     ("chains.runtime", "chains.observability"),
     ("chains.routing",),
     ("chains.chain",),
     ("chains.strategies",),
     ("chains.registry",),
+    ("chains.bulk",),
     ("chains.service",),
     ("chains.cli", "chains"),
 ]

@@ -39,7 +39,7 @@ from chains.errors import (
     to_model_error,
 )
 from chains.limits import call_max_tokens, requested_max_tokens
-from chains.routing.decision import eligible
+from chains.routing.decision import eligible, with_cached_prefix
 from chains.tokens.estimator import estimate_messages
 from chains.usage import call_cost
 
@@ -153,7 +153,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
             field="options.model",
         )
     aliases = _compared_models(chain, cs, options.models)
-    messages = request.prompt.format_messages(request.inputs)
+    messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     input_tokens = estimate_messages(messages)
     requires = _required_capabilities(request.prompt)
     judge_on = options.judge if "judge" in options.model_fields_set else cs.judge.enabled
@@ -164,6 +164,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     requested = requested_max_tokens(request)
     # The router's hard constraints (window, capabilities), one record per model; then the budget.
     elig = eligible(app, aliases, input_tokens, requested, requires)
+    with_cached_prefix(app, elig.records, messages)  # a warm cached prefix lowers a model's estimate (budget)
     for alias in aliases:
         cfg = app.model(alias)
         max_tokens = call_max_tokens(app, alias, requested)
@@ -304,6 +305,7 @@ def _judge(chain: Any, request: Any, cs: CompareSettings, config: RunnableConfig
         runtime=chain.runtime, settings=cs.judge, messages=messages,
         answers={e["alias"]: e["output"] for e in answered}, seed=seed, seed_source=source,
         compared=aliases, config=config, call=within(request.deadline, f"judge '{cs.judge.model}'"),
+        cache=request.cache,
     )
 
 
@@ -418,4 +420,5 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 1)
 
 
-COMPARE = StrategySpec("compare", run, None, Output, takes_prompt_option=True, settings=compare_settings)
+COMPARE = StrategySpec("compare", run, None, Output, takes_prompt_option=True, settings=compare_settings,
+                       bulk="compare")

@@ -28,7 +28,8 @@ from chains.calls.call import bedrock_latency, message_text
 from chains.errors import ChainsError, to_model_error
 from chains.tokens.estimator import estimate_messages, fits
 from chains.limits import call_max_tokens
-from chains.usage import call_cost
+from chains.caching.placement import place, remember
+from chains.usage import call_cost, split_usage
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def run_judge(
     compared: Sequence[str],
     config: Mapping[str, Any],
     call: Callable[[Callable[[], Any]], Any],
+    cache: bool = False,
 ) -> Dict[str, Any]:
     """Score ``answers`` (alias -> text). ``call(fn)`` runs ``fn`` under the request's deadline.
 
@@ -173,7 +175,7 @@ def run_judge(
         "criteria": "\n".join(f"- {c}" for c in settings.criteria),
         "answers": shown,
         "labels": ", ".join(labels),
-    })
+    }, cache=cache)
     max_tokens = call_max_tokens(app, alias, settings.max_tokens)
     needed = estimate_messages(judge_messages)
     if not fits(app, alias, needed, max_tokens):
@@ -184,9 +186,11 @@ def run_judge(
     schema = verdict_schema(labels)
     model = runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=settings.temperature)
     structured = model.with_structured_output(schema, include_raw=True)
+    # The judge's call is made here (structured output), so its checkpoints are placed here, for its model.
+    placement = place(cfg.model_id, judge_messages)
     start = time.perf_counter()
     try:
-        reply = call(lambda: structured.invoke(judge_messages, config=config))
+        reply = call(lambda: structured.invoke(placement.messages, config=config))
     except Exception as exc:
         err = exc if isinstance(exc, ChainsError) else to_model_error(exc, cfg.model_id)
         result["latency_ms"] = _ms(start)
@@ -197,8 +201,8 @@ def run_judge(
     result["latency_ms"] = _ms(start)
     raw = reply.get("raw")
     if raw is not None:
-        usage = getattr(raw, "usage_metadata", None) or {}
-        result["usage"] = {k: int(usage.get(k, 0) or 0) for k in ("input_tokens", "output_tokens", "total_tokens")}
+        remember(placement, raw)
+        result["usage"] = split_usage(getattr(raw, "usage_metadata", None) or {})
         result["cost_usd"] = round(call_cost(app, cfg.model_id, result["usage"]), 8)
         result["bedrock_latency_ms"] = bedrock_latency(raw)
     parsed = reply.get("parsed")
