@@ -46,6 +46,8 @@ class CallRecord:
     output_tokens: int = 0
     stop_reason: Optional[str] = None
     bedrock_latency_ms: Optional[float] = None
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
     error_class: Optional[str] = None
     code: Optional[str] = None
     subsegment: Any = None
@@ -121,6 +123,7 @@ class ModelCallObserver(BaseCallbackHandler):
             record.ok = True
             record.input_tokens = usage["input_tokens"]
             record.output_tokens = usage["output_tokens"]
+            record.cache_read_input_tokens, record.cache_write_input_tokens = usage[CACHE_READ], usage[CACHE_WRITE]
             record.stop_reason = meta.get("stopReason") or meta.get("stop_reason")
             record.bedrock_latency_ms = bedrock_latency(meta)
             if record.subsegment is None and not log.isEnabledFor(self.ok_level):
@@ -190,6 +193,8 @@ class ModelCallObserver(BaseCallbackHandler):
             if c.ok:
                 entry.update(bedrock_latency_ms=c.bedrock_latency_ms, input_tokens=c.input_tokens,
                              output_tokens=c.output_tokens, stop_reason=c.stop_reason)
+                if c.cache_read_input_tokens or c.cache_write_input_tokens:  # prompt caching (chains.caching)
+                    entry.update({CACHE_READ: c.cache_read_input_tokens, CACHE_WRITE: c.cache_write_input_tokens})
             else:
                 entry.update(error_class=c.error_class, code=c.code)
             out.append(entry)
