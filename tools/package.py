@@ -55,6 +55,9 @@ LAMBDA_TASK_ROOT = "/var/task"
 PROJECT_FILES = ("handler.py", "config.yaml")
 PROJECT_DIRS = ("chains", "prompts")
 EMULATOR_DIR = "bedrock_local"
+# The model catalogue (windows, limits, capabilities, lifecycle, prices by model id) is data the service reads
+# on Lambda too, so these modules ship always; the rest of bedrock_local (the emulator) only when asked.
+CATALOGUE_FILES = ("__init__.py", "catalogue.py", "catalogue.json", "catalogue_errors.py", "errors.py")
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
 CONSTRAINTS = ROOT / "constraints-lambda.txt"
 CACHE_ROOT = Path(os.environ.get("BEDROCK_CHAINS_CACHE", Path.home() / ".cache" / "bedrock-chains"))
@@ -140,6 +143,11 @@ def project_files(root: Path = ROOT, include_emulator: bool = False) -> Dict[str
         if not (root / d).is_dir():
             raise PackageError(f"{root / d} is missing")
         files.update(_walk(root / d, d))
+    for name in CATALOGUE_FILES:
+        path = root / EMULATOR_DIR / name
+        if not path.is_file():
+            raise PackageError(f"{path} is missing")
+        files[f"{EMULATOR_DIR}/{name}"] = path
     return files
 
 

@@ -21,8 +21,13 @@ def model_input(model: Any, messages: List[Any], max_tokens: int) -> Dict[str, A
     """The ``modelInput`` of one record: what ``model`` (a ChatBedrockConverse) would send for ``messages``."""
     from langchain_aws.chat_models.bedrock_converse import _messages_to_bedrock
 
+    from chains.caching.placement import place
+
+    # The same per-model cache checkpoints as on demand: none for a model without prompt caching (Bedrock
+    # refuses a cachePoint there), none below its minimum, at most its maximum.
+    messages = place(model.model_id, list(messages)).messages
     bedrock_messages, system = _messages_to_bedrock(
-        list(messages), model.system, model_id=model._get_base_model(), provider=model.provider)
+        messages, model.system, model_id=model._get_base_model(), provider=model.provider)
     params = model._converse_params(stream=False)
     body: Dict[str, Any] = {"messages": bedrock_messages}
     if system:
