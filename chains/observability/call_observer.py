@@ -45,6 +45,9 @@ class CallRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     stop_reason: Optional[str] = None
+    bedrock_latency_ms: Optional[float] = None
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
     error_class: Optional[str] = None
     code: Optional[str] = None
     subsegment: Any = None
@@ -55,19 +58,28 @@ class ModelCallObserver(BaseCallbackHandler):
     """Logs each model attempt and keeps per-model counts for the request's metrics.
 
     ``settings`` maps Bedrock model ids back to aliases; ``trace_parent`` is the X-Ray (sub)segment of the
-    request, or None when tracing is off.
+    request, or None when tracing is off. ``ok_level`` is the level of a successful attempt's line: INFO for
+    a notebook's observer; the handler's request scope uses DEBUG and puts ``summaries()`` in its one result
+    line instead. Failed attempts are always WARNING.
     """
 
     raise_error = False
     # Run in the calling thread even under async managers: the work is tiny and the state is locked.
     run_inline = True
+    # Model events only: chain, retriever, agent, retry and custom events are skipped before dispatch.
+    ignore_chain = True
+    ignore_retriever = True
+    ignore_agent = True
+    ignore_retry = True
+    ignore_custom_event = True
 
     def __init__(self, settings: Any = None, *, log_prompts: bool = False, trace_parent: Any = None,
-                 chain: Optional[str] = None) -> None:
+                 chain: Optional[str] = None, ok_level: int = logging.INFO) -> None:
         self.settings = settings
         self.log_prompts = log_prompts
         self.trace_parent = trace_parent
         self.chain = chain
+        self.ok_level = ok_level
         self.calls: List[CallRecord] = []
         self._open: Dict[UUID, CallRecord] = {}
         self._lock = threading.Lock()
@@ -111,11 +123,14 @@ class ModelCallObserver(BaseCallbackHandler):
             record.ok = True
             record.input_tokens = usage["input_tokens"]
             record.output_tokens = usage["output_tokens"]
+            record.cache_read_input_tokens, record.cache_write_input_tokens = usage[CACHE_READ], usage[CACHE_WRITE]
             record.stop_reason = meta.get("stopReason") or meta.get("stop_reason")
-            bedrock_ms = bedrock_latency(meta)
+            record.bedrock_latency_ms = bedrock_latency(meta)
+            if record.subsegment is None and not log.isEnabledFor(self.ok_level):
+                return  # no line and no subsegment: do not build them for nothing
             fields: Dict[str, Any] = {
                 "event": "model_call", "model": record.model, "alias": record.alias, "attempt": record.attempt,
-                "ok": True, "latency_ms": record.latency_ms, "bedrock_latency_ms": bedrock_ms,
+                "ok": True, "latency_ms": record.latency_ms, "bedrock_latency_ms": record.bedrock_latency_ms,
                 "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
                 CACHE_READ: usage[CACHE_READ], CACHE_WRITE: usage[CACHE_WRITE],
                 "stop_reason": record.stop_reason, "output_chars": len(message_text(message)) if message is not None else 0,
@@ -123,7 +138,7 @@ class ModelCallObserver(BaseCallbackHandler):
             if self.log_prompts and message is not None:
                 fields["output"] = clip(message_text(message))
             self._end_subsegment(record, fields)
-            log.info("model call %s ok", record.alias or record.model, extra=fields)
+            log.log(self.ok_level, "model call %s ok", record.alias or record.model, extra=fields)
         except Exception:  # pragma: no cover
             log.debug("model call observer failed on end", exc_info=True)
 
@@ -162,6 +177,27 @@ class ModelCallObserver(BaseCallbackHandler):
                 entry["throttles"] += c.error_class == THROTTLED
             if c.latency_ms is not None:
                 entry["latency_ms"].append(c.latency_ms)
+        return out
+
+    def summaries(self) -> List[Dict[str, Any]]:
+        """One small dict per finished attempt, in order (what each attempt's own line would say, without
+        text): for the request's result or error line."""
+        with self._lock:
+            calls = list(self.calls)
+        out = []
+        for c in calls:
+            if c.ok is None:
+                continue
+            entry: Dict[str, Any] = {"model": c.model, "alias": c.alias, "attempt": c.attempt, "ok": c.ok,
+                                     "latency_ms": c.latency_ms}
+            if c.ok:
+                entry.update(bedrock_latency_ms=c.bedrock_latency_ms, input_tokens=c.input_tokens,
+                             output_tokens=c.output_tokens, stop_reason=c.stop_reason)
+                if c.cache_read_input_tokens or c.cache_write_input_tokens:  # prompt caching (chains.caching)
+                    entry.update({CACHE_READ: c.cache_read_input_tokens, CACHE_WRITE: c.cache_write_input_tokens})
+            else:
+                entry.update(error_class=c.error_class, code=c.code)
+            out.append(entry)
         return out
 
     # --- internals -----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from chains.config import ModelConfig, Settings
 from chains.errors import BudgetExceeded, PinnedModelUnsuitable, UnsupportedAttachment
 from chains.limits import model_output_reserve, requested_max_tokens
 from chains.routing.classifier import classify_request
+from chains.routing.features import SIGNALS
 from chains.routing.learned import shared_scorer
 from chains.routing.settings import CompiledRules, compiled_rules
 from chains.routing.signals import (
@@ -281,8 +282,9 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         strong_score = scorer.score(text)
         threshold = rs.threshold if rs.threshold is not None else scorer.threshold
         hard = strong_score >= threshold
-        # Signal names only (never the matched text: the reason is logged without LOG_PROMPTS).
-        fired = [name for name, _ in scorer.explain(text)]
+        # The named signals that pushed the score most (never n-gram features: their names are the prompt's
+        # own words, and the route is logged without LOG_PROMPTS).
+        fired = [name for name, _ in scorer.explain(text, top=12) if name in SIGNALS][:3]
         mode = "learned"
     elif rs.mode == "llm" and not ordered_only and not pinned:
         classified, classifier = classify_request(chain, request, text, rules, config)

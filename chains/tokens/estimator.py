@@ -170,11 +170,14 @@ def _count_tokens(settings: Settings, alias: str, messages: Sequence[Any], facto
 
 
 def log_estimate(alias: str, model_id: str, messages: Sequence[Any], actual_input_tokens: int) -> None:
-    """After a call: the local estimate next to Bedrock's count, to calibrate ``token_margin`` (no prompt text)."""
-    if not logger.isEnabledFor(logging.INFO):
+    """After a call: the local estimate next to Bedrock's count, to calibrate ``token_margin`` (no prompt text).
+
+    DEBUG: at INFO the handler's result line carries the same pair for the answering call (``route``'s
+    ``estimated_input_tokens`` next to ``usage.input_tokens``), without a line per call on the hot path."""
+    if not logger.isEnabledFor(logging.DEBUG):
         return
     estimated = estimate_messages(messages)
-    logger.info(
+    logger.debug(
         "input tokens: estimated %d, actual %d",
         estimated,
         actual_input_tokens,

@@ -50,21 +50,25 @@ def test_lambda_logs_are_json_lines_carrying_request_id_chain_and_cold_start(in_
     assert status == 200
     out, err = capsys.readouterr()
     logs, emf, other = split_output(out)
-    assert [e for e in events(logs) if e != "model_call_start"] == ["request", "model_call", "route", "result"]
+    # At INFO a request is one line at its end; the request, route and model call lines are folded into it.
+    assert events(logs) == ["result"]
     for line in logs:  # the lines of one request, each with its keys
         assert line["request_id"] == lambda_context.aws_request_id
         assert line["function_request_id"] == lambda_context.aws_request_id
         assert line["chain"] == "qa"
         assert line["cold_start"] is True
         assert line["service"] == "bedrock-chains"
-    call = next(line for line in logs if line.get("event") == "model_call")
-    assert call["model"] == HAIKU and call["alias"] == "claude_haiku" and call["attempt"] == 1
-    assert call["input_tokens"] == body["usage"]["input_tokens"] and call["output_tokens"] == body["usage"]["output_tokens"]
-    assert call["stop_reason"] == "end_turn" and call["level"] == "INFO"
     result = next(line for line in logs if line.get("event") == "result")
     assert result["status"] == 200 and result["model"] == HAIKU and result["cost_usd"] == body["cost_usd"]
-    route = next(line for line in logs if line.get("event") == "route")
-    assert route["route"]["model"] == "claude_haiku" and route["route"]["reason"]
+    assert result["level"] == "INFO" and result["usage"] == body["usage"]
+    [call] = result["model_calls"]
+    assert call["model"] == HAIKU and call["alias"] == "claude_haiku" and call["attempt"] == 1 and call["ok"]
+    assert call["input_tokens"] == body["usage"]["input_tokens"] and call["output_tokens"] == body["usage"]["output_tokens"]
+    assert call["stop_reason"] == "end_turn" and call["latency_ms"] > 0
+    assert result["route"]["model"] == "claude_haiku" and result["route"]["reason"]
+    assert result["route"]["estimated_input_tokens"] > 0  # next to usage.input_tokens: the estimate's error
+    assert result["source"] == "direct" and result["requested_chain"] == "qa"
+    assert result["input_fields"] == ["context", "question"] and result["input_chars"] > 0
     # No prompt or answer text without LOG_PROMPTS.
     assert "PURPLE-GIRAFFE" not in out + err and "savanna" not in out + err
     assert body["output"] not in out + err
@@ -131,7 +135,10 @@ def test_fallback_is_logged_from_the_response_attempts(in_lambda, lambda_context
     assert body["model"] == NOVA and body["attempts"]
     logs, emf, _ = split_output(capsys.readouterr().out)
     order = [e for e in events(logs) if e in ("model_call_error", "model_call", "fallback", "result")]
-    assert order == ["model_call_error", "model_call", "fallback", "result"]
+    assert order == ["model_call_error", "fallback", "result"]  # the successful call is in the result line
+    result = next(line for line in logs if line.get("event") == "result")
+    assert [(c["model"], c["ok"]) for c in result["model_calls"]] == [(HAIKU, False), (NOVA, True)]
+    assert result["model_calls"][0]["error_class"] == "unavailable" and result["attempts"] == 1
     fallback = next(line for line in logs if line.get("event") == "fallback")
     assert fallback["answered_by"] == NOVA and fallback["attempts"][0]["model"] == HAIKU
     assert fallback["attempts"][0]["error_class"] == "unavailable"
@@ -151,11 +158,12 @@ def test_log_prompts_true_puts_prompt_and_answer_text_in_the_logs(in_lambda, run
     assert "PURPLE-GIRAFFE-7781" in by_event["model_call_start"]["prompt"]
     assert by_event["model_call"]["output"] == body["output"]
     assert by_event["result"]["output"] == body["output"]
+    assert "PURPLE-GIRAFFE-7781" in by_event["result"]["input"]["question"]
 
 
 @pytest.mark.parametrize("level, shown, hidden", [
-    ("DEBUG", {"model_call_start", "model_call", "result"}, set()),
-    ("INFO", {"model_call", "result"}, {"model_call_start"}),
+    ("DEBUG", {"request", "model_call_start", "model_call", "result"}, set()),
+    ("INFO", {"result"}, {"request", "model_call_start", "model_call", "route"}),
     ("ERROR", set(), {"request", "model_call", "route", "result"}),
 ])
 def test_log_level_comes_from_LOG_LEVEL(in_lambda, runtime, lambda_context, capsys, level, shown, hidden):
@@ -297,6 +305,7 @@ def test_concurrent_requests_in_one_process_keep_their_own_keys(in_lambda, runti
     """Local load tests run handle() in threads: each line must carry its own request's id."""
     from concurrent.futures import ThreadPoolExecutor
 
+    in_lambda.setenv("LOG_LEVEL", "DEBUG")  # model_call lines too: they are logged from the worker threads
     FakeLambdaContext = type(lambda_context)
     pins = {f"req-{i}": ("nova_pro" if i % 2 else "claude_haiku") for i in range(8)}
 
@@ -313,3 +322,5 @@ def test_concurrent_requests_in_one_process_keep_their_own_keys(in_lambda, runti
     for line in calls:
         expected = NOVA if pins[line["request_id"]] == "nova_pro" else HAIKU
         assert line["model"] == expected, line
+        if line["event"] == "result":
+            assert [c["model"] for c in line["model_calls"]] == [expected], line

@@ -101,7 +101,7 @@ def test_options_exact_count_reaches_count_tokens_through_a_chain(clean_env):
 
 def test_every_call_logs_its_estimate_next_to_the_actual_count_without_prompt_text(rt, caplog):
     secret = "the-launch-code-is-4711"
-    with caplog.at_level(logging.INFO, logger="chains.tokens.estimator"):
+    with caplog.at_level(logging.DEBUG, logger="chains.tokens.estimator"):
         result = get_chain("qa", rt).invoke({"question": f"What is {secret}?"})
     [record] = [r for r in caplog.records if r.name == "chains.tokens.estimator"]
     assert record.actual_input_tokens == result["usage"]["input_tokens"] == rt.factory.emulator.calls[0].input_tokens
