@@ -225,7 +225,8 @@ def test_the_route_log_line_names_signals_not_the_matched_text(clean_env, lambda
     assert status == 200 and body["route"]["signals"]  # the caller's own response has the full reason
     out = capsys.readouterr()
     lines = [json.loads(line) for line in (out.out + out.err).splitlines() if line.startswith("{")]
-    route = next(line for line in lines if line.get("event") == "route")
+    # The route is on the request's one INFO line (the result line).
+    route = next(line for line in lines if line.get("event") == "result")
     assert "zyxwquux" not in json.dumps(route)
     assert route["route"]["signals"] == [s.split(" (")[0] for s in body["route"]["signals"]]
 
