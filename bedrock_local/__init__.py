@@ -4,13 +4,27 @@ In-process (``Emulator().attach(boto3_client)``) or over HTTP (``python -m bedro
 or ``Emulator().serve()``); see docs/bedrock_local.md.  Runtime needs: stdlib and
 botocore only (PyYAML only when reading config.yaml from a path).
 """
-from .catalogue import Catalogue, ModelEntry, Resolved, default_catalogue, load_catalogue
-from .emulator import CallRecord, Emulator, Reply
-from .errors import BedrockError
-from .faults import FaultRule
-from .profiles import DEFAULT_PROFILES, ModelProfile, load_profiles
-from .server import LocalServer
-from .tokens import count_input_tokens, estimate_tokens
+# Names resolve on first use (PEP 562): ``import bedrock_local.catalogue`` (the service reads the model
+# catalogue; the Lambda zip ships only that part) must not import the emulator.
+_EXPORTS = {
+    "Catalogue": "catalogue", "ModelEntry": "catalogue", "Resolved": "catalogue", "default_catalogue": "catalogue",
+    "load_catalogue": "catalogue", "CallRecord": "emulator", "Emulator": "emulator", "Reply": "emulator",
+    "BedrockError": "errors", "FaultRule": "faults", "DEFAULT_PROFILES": "profiles", "ModelProfile": "profiles",
+    "load_profiles": "profiles", "LocalServer": "server", "count_input_tokens": "tokens",
+    "estimate_tokens": "tokens",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bedrock_local' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BedrockError", "CallRecord", "Catalogue", "DEFAULT_PROFILES", "Emulator", "FaultRule", "LocalServer",

@@ -206,3 +206,16 @@ class ModelFactory:
 def _profile_source(settings: Settings) -> Dict[str, Any]:
     """The configuration as bedrock_local reads it (the ``models`` section, with ids after env overrides)."""
     return {"models": {alias: m.model_dump() for alias, m in settings.models.items()}}
+
+
+def structured_output(model: Any, cfg: ModelConfig, schema: Any, *, include_raw: bool = False) -> Any:
+    """``model.with_structured_output(schema)`` by a method ``cfg``'s model accepts.
+
+    Forced tool use (toolChoice any / tool) where the catalogue says the model offers it; otherwise Bedrock's
+    native structured output (Converse ``outputConfig.textFormat`` json_schema, langchain-aws
+    ``method="json_schema"``): Claude Sonnet 5.5 refuses forced tool use, and with toolChoice auto the model
+    may answer in prose, which would make the judge and the router's classifier fail at random.
+    """
+    forced = {"any", "tool"} & set(cfg.capabilities.tool_choice)
+    method = "function_calling" if forced and cfg.capabilities.tools else "json_schema"
+    return model.with_structured_output(schema, include_raw=include_raw, method=method)

@@ -55,6 +55,10 @@ LAMBDA_TASK_ROOT = "/var/task"
 PROJECT_FILES = ("handler.py", "config.yaml")
 PROJECT_DIRS = ("chains", "prompts")
 EMULATOR_DIR = "bedrock_local"
+# The model catalogue the service reads (chains/catalogue.py): always shipped; the rest of the emulator only
+# with --include-emulator.
+CATALOGUE_FILES = tuple(f"bedrock_local/{n}" for n in ("__init__.py", "catalogue.py", "catalogue_errors.py",
+                                                        "errors.py", "catalogue.json"))
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
 CONSTRAINTS = ROOT / "constraints-lambda.txt"
 CACHE_ROOT = Path(os.environ.get("BEDROCK_CHAINS_CACHE", Path.home() / ".cache" / "bedrock-chains"))
@@ -135,6 +139,8 @@ def project_files(root: Path = ROOT, include_emulator: bool = False) -> Dict[str
         if not path.is_file():
             raise PackageError(f"{path} is missing")
         files[name] = path
+    for name in CATALOGUE_FILES:
+        files[name] = root / name
     dirs = list(PROJECT_DIRS) + ([EMULATOR_DIR] if include_emulator else [])
     for d in dirs:
         if not (root / d).is_dir():

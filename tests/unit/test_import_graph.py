@@ -17,6 +17,7 @@ PACKAGE = ROOT / "chains"
 # own layer only inside its own subpackage.
 LAYERS = [
     ("chains.errors",),
+    ("chains.catalogue",),
     ("chains.config",),
     ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",
      "chains.observability.redaction", "chains.observability.log_format"),
