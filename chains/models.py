@@ -195,12 +195,22 @@ class ModelFactory:
         params = {k: v for k, v in cfg.params.model_dump().items() if v is not None}
         params.update({k: v for k, v in overrides.items() if v is not None})
         return ChatBedrockConverse(
-            model=cfg.model_id,
+            model=invocation_id(cfg, region),
             region_name=region,
             client=self.client(region, cfg.retry),
             bedrock_client=self._control_client(region),
             **params,
         )
+
+
+def invocation_id(cfg: ModelConfig, region: str) -> str:
+    """The id a call uses: the configured one, except a bare id of a model that cannot be called on demand in
+    ``region`` (Claude 4.x, Nova 2): then the system inference profile of the region's geography (us. in
+    us-east-1, eu. in eu-west-1 ...), which Bedrock would otherwise ask for with a 400 ("on-demand throughput
+    isn't supported"). Explicit profiles and ARNs are used as given."""
+    from chains.catalogue import profile_for
+
+    return profile_for(cfg.model_id, region) or cfg.model_id
 
 
 def _profile_source(settings: Settings) -> Dict[str, Any]:
