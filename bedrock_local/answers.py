@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import schema as schema_gen
+from .media import decode_bytes
 from .tokens import estimate_tokens, tools_of
 
 DEFAULT_ANSWER_TOKENS = 80  # keep answers short: tests stay fast, demos stay readable
@@ -60,17 +61,6 @@ def _sentences(text: str) -> list[str]:
             if s.strip() and not (s.strip().endswith(":") and len(s.strip()) <= 40)]
 
 
-def _decode(raw: Any) -> bytes | None:
-    if isinstance(raw, (bytes, bytearray)):
-        return bytes(raw)
-    if isinstance(raw, str):
-        try:
-            return base64.b64decode(raw)
-        except ValueError:
-            return None
-    return None
-
-
 def _attachment_note(blocks: list[Mapping[str, Any]]) -> str:
     """'I received 1 image(s) (png 16x9).' and the like: proof the attachment arrived."""
     images, docs = [], []
@@ -78,7 +68,7 @@ def _attachment_note(blocks: list[Mapping[str, Any]]) -> str:
         if "image" in b:
             img = b["image"]
             desc = img.get("format", "image")
-            raw = _decode((img.get("source") or {}).get("bytes"))
+            raw = decode_bytes((img.get("source") or {}).get("bytes"))
             if raw and raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
                 w, h = struct.unpack(">II", raw[16:24])
                 desc += f" {w}x{h}"
@@ -106,7 +96,7 @@ def _document_texts(blocks: list[Mapping[str, Any]]) -> list[str]:
         elif isinstance(src.get("content"), list):
             out += [str(c.get("text") or "") for c in src["content"] if isinstance(c, Mapping)]
         elif doc.get("format") in _TEXT_DOCS:
-            raw = _decode((doc.get("source") or {}).get("bytes"))
+            raw = decode_bytes((doc.get("source") or {}).get("bytes"))
             if raw:
                 out.append(raw.decode("utf-8", "replace"))
     return out
@@ -218,6 +208,9 @@ def _finish(text: str, cfg: Mapping[str, Any]) -> Completion:
     return Completion([{"text": text}], stop_reason, estimate_tokens(text), stop_seq, _pieces(text))
 
 
+_MARKER = re.compile(r"\[bedrock_local · [^\]\n]{0,200}\]\s*")
+
+
 def respond(request: Mapping[str, Any], model_id: str) -> Completion:
     """The model's answer to a validated Converse-shaped request."""
     messages = request.get("messages") or []
@@ -252,6 +245,10 @@ def respond(request: Mapping[str, Any], model_id: str) -> Completion:
         for b in last_content:
             for item in b.get("toolResult", {}).get("content") or []:
                 context.append(item["text"] if "text" in item else json.dumps(item.get("json")))
+    # Earlier answers of the emulator quoted back (a map-reduce's partial summaries, a chat history) keep
+    # their marker out of the new answer: one marker per answer, and its model id never sentence-split.
+    question = _MARKER.sub("", question)
+    context = [_MARKER.sub("", c) for c in context]
     external = any(c.strip() for c in context)
     # A long last message usually carries its own context ("Context: ... Question: ...").
     own = _sentences(question)

@@ -124,8 +124,20 @@ def check(request: Mapping[str, Any], caching: Any, entry: Any = None) -> list[C
     return points
 
 
+def _without_points(value: Any) -> Any:
+    """The prefix with every cachePoint block left out: the markers are not part of the cache key, so moving
+    a checkpoint (a conversation marks its newest turn each request) still reads the prefix an earlier one
+    wrote ("Anthropic reads the longest matching prefix and excludes cache_control from the cache key",
+    gnachman/iTerm2 release v20260622-nightly; Anthropic's prompt-caching guide, "rolling" breakpoints)."""
+    if isinstance(value, Mapping):
+        return {k: _without_points(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_points(v) for v in value if not (isinstance(v, Mapping) and "cachePoint" in v)]
+    return value
+
+
 def _key(model: str, prefix: Mapping[str, Any]) -> str:
-    blob = json.dumps(prefix, sort_keys=True, default=str, ensure_ascii=False).encode()
+    blob = json.dumps(_without_points(prefix), sort_keys=True, default=str, ensure_ascii=False).encode()
     return model + ":" + hashlib.sha256(blob).hexdigest()
 
 

@@ -74,26 +74,14 @@ class Tee(io.TextIOBase):
 
 
 def rules_scorer() -> Tuple[Optional[Callable[[str], float]], str]:
-    """Today's difficulty score, wherever it lives (chains.router today, chains.routing after the refactor)."""
-    try:
-        from chains.config import load_config
-        from chains.tokens import estimate_text
-    except Exception as exc:  # noqa: BLE001 - reported in the output
-        return None, f"cannot import the configuration ({type(exc).__name__}: {exc})"
-    errors = []
-    for mod_name in ("chains.routing.rules", "chains.router"):
-        try:
-            mod = __import__(mod_name, fromlist=["content_difficulty"])
-            content_difficulty = getattr(mod, "content_difficulty")
-            compiled = getattr(mod, "CompiledRules", None)
-            if compiled is None:
-                compiled = getattr(__import__("chains.routing.settings", fromlist=["CompiledRules"]),
-                                   "CompiledRules")
-            rules = compiled(load_config())
-            return (lambda text: float(content_difficulty(rules, text, estimate_text(text))[0])), mod_name
-        except Exception as exc:  # noqa: BLE001 - try the next location, say why if none works
-            errors.append(f"{mod_name}: {type(exc).__name__}: {str(exc)[:120]}")
-    return None, "; ".join(errors)
+    """The keyword rules' difficulty score (``router.mode: rules``) with config.yaml's router section."""
+    from chains.config import load_config
+    from chains.routing.settings import CompiledRules
+    from chains.routing.signals import content_difficulty
+    from chains.tokens.estimator import estimate_text
+
+    rules = CompiledRules(load_config())
+    return (lambda text: float(content_difficulty(rules, text, estimate_text(text))[0])), "chains.routing.signals"
 
 
 def metrics_row(name: str, scores: Sequence[float], weak: Sequence[float], strong: Sequence[float]) -> Dict[str, Any]:

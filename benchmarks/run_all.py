@@ -35,6 +35,7 @@ SCRIPTS = [
     ("import_cost.py", [], []),
     ("cold_start.py", [], []),
     ("peers.py", ["--rounds", "5", "--failovers", "5"], []),
+    ("cache.py", [], []),
 ]
 
 

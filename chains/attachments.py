@@ -33,7 +33,7 @@ _DOC_NAME = re.compile(r"^[A-Za-z0-9\-\(\)\[\]]+( [A-Za-z0-9\-\(\)\[\]]+)*$")
 
 def build_messages(chain: Any, request: Any) -> List[Any]:
     """The prompt's messages with the request's attachments appended to the last human message."""
-    messages = request.prompt.format_messages(request.inputs)
+    messages = request.prompt.format_messages(request.inputs, cache=getattr(request, "cache", False))
     blocks = attachment_blocks(request.inputs)
     if blocks:
         for i in range(len(messages) - 1, -1, -1):

@@ -22,11 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple, Type
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config, patch_config, run_in_executor
+from langchain_core.runnables.config import (
+    ensure_config,
+    get_callback_manager_for_config,
+    patch_config,
+    run_in_executor,
+    set_config_context,
+)
 from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+import chains.deadline as deadline
 from chains.config import ChainConfig, Settings
+from chains.echo import clip, clip_list
 from chains.errors import BadRequest, ChainsError
 from chains.options import Options, parse_options
 from chains.prompts import LoadedPrompt
@@ -47,13 +55,22 @@ class ChainRequest:
     started: float = field(default_factory=time.perf_counter)
     # tokens before/after input optimisation (chains/optimize.py), None when nothing was optimised
     optimization: Optional[Dict[str, Any]] = None
+    # The absolute deadline (chains.deadline): the one in force when the request was parsed (the service's,
+    # or an outer chain's for the agent's tools), narrowed by this request's own options.timeout_ms.
+    deadline_at: Optional[float] = None
+    # prompt caching on (options.cache, else the chain's ``cache``): prompts are formatted with candidate
+    # cache checkpoints, kept per model by chains.caching.placement
+    cache: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deadline_at is None:
+            self.deadline_at = deadline.earliest(deadline.after_ms(self.options.timeout_ms, self.started),
+                                                 deadline.current())
 
     @property
     def deadline(self) -> Optional[float]:
         """Absolute ``time.perf_counter()`` by which the request must be answered, if any."""
-        if self.options.timeout_ms is None:
-            return None
-        return self.started + self.options.timeout_ms / 1000.0
+        return self.deadline_at
 
     def remaining_ms(self) -> Optional[float]:
         d = self.deadline
@@ -95,6 +112,10 @@ class StrategySpec:
     extra_inputs: Tuple[str, ...] = ()  # inputs that are not prompt variables (routed: images, documents)
     ordered: bool = False  # the router keeps the configured order (no content routing): ``fallback``
     takes_prompt_option: bool = False  # ``options.prompt`` names another prompt file: ``compare``
+    # How a bulk run (chains.bulk) plans its records: "pinned" (one configured model per record), "routed" (the
+    # router decides per record), "compare" (every record on every compared model, then the judge); None: the
+    # strategy needs several dependent calls per request and cannot run as batch jobs.
+    bulk: Optional[str] = None
     # Validates the chain's own settings (``chains.<name>.settings`` with its config section) and returns
     # them; cached on the chain, run by ``--check`` for every chain.
     settings: Optional[Callable[["BedrockChain"], Any]] = None
@@ -110,6 +131,7 @@ class Strategy(Protocol):
     extra_inputs: Tuple[str, ...]
     ordered: bool
     takes_prompt_option: bool
+    bulk: Optional[str]
     settings: Optional[Callable[["BedrockChain"], Any]]
 
 
@@ -219,8 +241,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             # A prompt named by the request is the caller's mistake when unknown (400), not a config error.
             available = self.runtime.prompts.names()
             if options.prompt not in available:
-                shown = options.prompt if len(options.prompt) <= 80 else options.prompt[:80] + "…"
-                raise BadRequest(f"unknown prompt {shown!r} in options.prompt; available prompts: "
+                raise BadRequest(f"unknown prompt {clip(options.prompt)!r} in options.prompt; available prompts: "
                                  f"{', '.join(available)}", field="options.prompt", available=available)
         prompt = self.prompt(options.prompt if takes_prompt else None)
         # A strategy may take inputs that are not prompt variables (routed: images, documents).
@@ -228,24 +249,39 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         unknown = sorted(set(inputs) - set(prompt.spec.input_variables) - set(extra_inputs))
         if unknown:
             raise BadRequest(
-                f"unknown input field(s) {', '.join(unknown)} for chain '{self.name}' "
+                f"unknown input field(s) {clip_list(unknown)} for chain '{self.name}' "
                 f"(it takes: {', '.join([*prompt.spec.input_variables, *extra_inputs])}, options)",
                 field="input",
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called
-        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt)
+        request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt,
+                               cache=(options.cache or self.cfg.cache) == "auto")
         return optimize_request(self.settings, request)  # whitespace and duplicate lines in long inputs
 
     def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> Dict[str, Any]:
+        # What Runnable._call_with_config does (one chain run, its callbacks, the child config in the context),
+        # without inspecting ``_run``'s signature on every call (~60 us of the per-call budget).
         config = ensure_config(config)
         config.setdefault("run_name", self.name)
-        return self._call_with_config(self._run, input, config, run_type="chain")
+        run_manager = get_callback_manager_for_config(config).on_chain_start(
+            None, input, run_type="chain", name=config["run_name"], run_id=config.pop("run_id", None)
+        )
+        try:
+            child_config = patch_config(config, callbacks=run_manager.get_child())
+            with set_config_context(child_config) as context:
+                output = context.run(self._run, input, run_manager, child_config)
+        except BaseException as exc:
+            run_manager.on_chain_error(exc)
+            raise
+        run_manager.on_chain_end(output)
+        return output
 
     def _run(self, input: Dict[str, Any], run_manager: Any, config: RunnableConfig) -> Dict[str, Any]:
         request = self.parse(input, config)
         collector = new_collector()
         run_config = with_handler(config, collector)
-        return self._finish(request, collector, lambda: self.strategy.run(self, request, run_config))
+        with deadline.scope(request.deadline):  # every call inside (tool chains too) gets what is left
+            return self._finish(request, collector, lambda: self.strategy.run(self, request, run_config))
 
     # --- streaming -------------------------------------------------------------------------------------------
     def stream(

@@ -171,6 +171,8 @@ class ChainConfig(StrictModel):
     model: Optional[str] = None
     models: Optional[List[str]] = None
     description: str = ""
+    # Prompt caching (chains.caching): auto places cache checkpoints; off sends none. options.cache overrides.
+    cache: Literal["auto", "off"] = "auto"
     # Free-form, strategy-specific settings (e.g. map_reduce's chunk size), validated by the strategy.
     settings: Dict[str, Any] = Field(default_factory=dict)
 
@@ -188,6 +190,7 @@ class Settings(StrictModel):
     tokens: Dict[str, Any] = Field(default_factory=dict)
     compare: Dict[str, Any] = Field(default_factory=dict)
     observability: Dict[str, Any] = Field(default_factory=dict)
+    bulk: Dict[str, Any] = Field(default_factory=dict)
 
     # Where the file came from, for error messages and for resolving prompts_dir.
     source: Optional[str] = Field(default=None, exclude=True)
@@ -304,14 +307,24 @@ def validate_section(model: Type[M], data: Any, where: str, source: Optional[str
 def _read_yaml(path: Path) -> Dict[str, Any]:
     import yaml  # deferred: not needed when configuration is passed in code
 
+    # Every way the file can fail to be read is a ConfigError naming it (the service answers a typed 500 and
+    # logs this message; the body never carries the path or the parser's excerpt).
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return data

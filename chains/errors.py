@@ -12,6 +12,9 @@
     ├── BudgetExceeded (400)         no model fits options.max_cost_usd
     ├── InputTooLarge (413)          no model's window fits the input
     ├── DeadlineExceeded (504)       no time left for another attempt
+    ├── BulkUnsupported (400)        a strategy that cannot run as a bulk (batch inference) run
+    ├── UnknownRun (404)             no bulk run manifest at that S3 location
+    ├── RunNotReady (409)            a bulk run's jobs are still running (collect without wait)
     └── ModelCallError               one Bedrock call failed; .error_class says how (see classify())
         ├── Throttled (429)          ThrottlingException, ModelNotReady, throttlingException in a stream
         ├── Unavailable (503)        500/503, ServiceUnavailable, InternalServer, timeouts, connection errors
@@ -29,7 +32,10 @@ boto3 sessions.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Sequence
+
+from chains.echo import clip
 
 
 class ChainsError(Exception):
@@ -74,7 +80,7 @@ class UnknownModel(BadRequest):
 
     def __init__(self, name: str, available: Sequence[str]) -> None:
         super().__init__(
-            f"unknown model '{name}'; configured models: {', '.join(available)}", available=list(available)
+            f"unknown model '{clip(name)}'; configured models: {', '.join(available)}", available=list(available)
         )
 
 
@@ -91,7 +97,8 @@ class UnknownChain(ChainsError):
     type = "UnknownChain"
 
     def __init__(self, name: str, available: Sequence[str]) -> None:
-        super().__init__(f"unknown chain '{name}'; available: {', '.join(available)}", available=list(available))
+        super().__init__(f"unknown chain '{clip(name)}'; available: {', '.join(available)}",
+                         available=list(available))
 
 
 class BudgetExceeded(ChainsError):
@@ -107,6 +114,20 @@ class InputTooLarge(ChainsError):
 class DeadlineExceeded(ChainsError):
     status = 504
     type = "DeadlineExceeded"
+
+
+class BulkUnsupported(BadRequest):
+    type = "BulkUnsupported"
+
+
+class UnknownRun(ChainsError):
+    status = 404
+    type = "UnknownRun"
+
+
+class RunNotReady(ChainsError):
+    status = 409
+    type = "RunNotReady"
 
 
 # --- Bedrock call failures -------------------------------------------------------------------------------
@@ -306,7 +327,17 @@ def to_model_error(exc: BaseException, model: Optional[str] = None) -> ModelCall
         return exc
     error_class, code = classify(exc)
     cls = _CLASS_TYPES.get(error_class, ModelClientError)
-    return cls(error_message(exc), code=code, model=model)
+    return cls(without_urls(error_message(exc)), code=code, model=model)
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+
+
+def without_urls(text: str) -> str:
+    """``text`` with every URL replaced by ``<endpoint>``: botocore's "Could not connect to the endpoint URL:
+    "https://host/bucket/key"" reaches a response body (``error.message``, ``attempts[].message``) as what the
+    caller can act on; the URL itself (host, bucket, key) stays in the log line of the failed call."""
+    return _URL.sub("<endpoint>", text)
 
 
 # --- the only reader of botocore's ``response["Error"]`` ------------------------------------------------------
@@ -347,3 +378,38 @@ def _http_status(exc: BaseException) -> Optional[int]:
         return (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
     return None
 
+
+# --- Bedrock batch inference: per-record errors ----------------------------------------------------------------
+
+# A batch output line's ``error`` carries the HTTP status of the failed inference as ``errorCode`` and the
+# text as ``errorMessage``: {"errorCode": 400, "errorMessage": "bad request"}
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-results.html). The status stands for the
+# Converse error code below (FACTS.md "Bedrock Runtime wire protocol"), so the same classes and statuses apply as
+# on demand.
+_BATCH_STATUS_CODES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def batch_record_error(error: Any, model: Optional[str] = None) -> ModelCallError:
+    """The typed error of one failed record in a batch job's output (``{"errorCode", "errorMessage"}``)."""
+    from botocore.exceptions import ClientError
+
+    error = error if isinstance(error, dict) else {"errorMessage": str(error)}
+    raw = error.get("errorCode")
+    try:
+        status = int(raw)
+    except (TypeError, ValueError):
+        status = 500
+    code = _BATCH_STATUS_CODES.get(status) or (str(raw) if isinstance(raw, str) and raw else "InternalServerException")
+    message = str(error.get("errorMessage") or code)[:500]
+    exc = ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                      "Converse")
+    return to_model_error(exc, model)

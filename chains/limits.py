@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from chains.config import Settings
+from chains.config import ModelConfig, Settings
 
 
 def requested_max_tokens(request: Any) -> Optional[int]:
@@ -27,6 +27,10 @@ def call_max_tokens(settings: Settings, alias: str, requested: Optional[int]) ->
 
 def output_reserve(settings: Settings, alias: str, requested: Optional[int] = None) -> int:
     """The output reserve of one call: the request (or the model's default), capped by the model."""
-    cfg = settings.model(alias)
+    return model_output_reserve(settings.model(alias), requested)
+
+
+def model_output_reserve(cfg: ModelConfig, requested: Optional[int] = None) -> int:
+    """``output_reserve`` for a model's configuration already looked up (the router's per-candidate record)."""
     wanted = requested or cfg.params.max_tokens or cfg.max_output_tokens
     return min(int(wanted), cfg.max_output_tokens)

@@ -12,6 +12,7 @@ import threading
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from chains.config import ModelConfig, RetryPolicy, Settings
+from chains.errors import ConfigError
 
 # Dummy credentials for the in-process emulator: botocore still signs every request for real.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "bedrock-local", "aws_secret_access_key": "bedrock-local"}
@@ -130,7 +131,11 @@ class ModelFactory:
                 from bedrock_local.faults import ENV_VAR, rules_from_json
 
                 env = os.environ if self._env is None else self._env
-                faults = rules_from_json(env[ENV_VAR]) if env.get(ENV_VAR, "").strip() else []
+                try:
+                    faults = rules_from_json(env[ENV_VAR]) if env.get(ENV_VAR, "").strip() else []
+                except Exception as exc:  # JSON or rule shape: the environment is misconfigured
+                    raise ConfigError(f"{ENV_VAR} is not a valid fault rule list: {type(exc).__name__}: "
+                                      f"{str(exc)[:200]}") from None
                 self._emulator = Emulator(profiles=load_profiles(_profile_source(self.settings)), faults=faults)
                 if self._notice:
                     print(
@@ -166,7 +171,11 @@ class ModelFactory:
             kwargs.update(_LOCAL_CREDENTIALS)
             # A local endpoint set by the user would win over the hook, so pin the AWS one explicitly.
             kwargs["endpoint_url"] = f"https://{service}.{region}.amazonaws.com"
-        client = boto3.session.Session().client(service, **kwargs)
+        try:
+            client = boto3.session.Session().client(service, **kwargs)
+        except ValueError as exc:  # botocore: InvalidRegionError, "Invalid endpoint: ..." (AWS_ENDPOINT_URL*)
+            raise ConfigError(f"cannot build the {service} client (region {str(region)[:60]!r}): "
+                              f"{str(exc)[:300]}") from None
         if self.backend == "local" and service == "bedrock-runtime":
             self.emulator.attach(client)
         return client
@@ -176,6 +185,14 @@ class ModelFactory:
             if region not in self._control:
                 self._control[region] = _LazyClient(lambda: self._build_client("bedrock", region, RetryPolicy()))
             return self._control[region]
+
+    def warm(self) -> None:
+        """Import what the first model call needs (langchain-aws, ~1 s on a cold Lambda; the in-process emulator
+        on the local backend) when a chain is built, so a request's deadline is not spent on imports. No
+        client, no network: clients are still built on first use."""
+        from langchain_aws import ChatBedrockConverse  # noqa: F401  (the import, once)
+
+        _ = self.emulator  # local backend: bedrock_local (None otherwise)
 
     # --- models ----------------------------------------------------------------------------------------------
     def chat_model(self, alias: str, **overrides: Any) -> Any:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, List, Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from chains.echo import clip
 from chains.errors import BadRequest
 
 Preference = Literal["cost", "quality", "latency", "balanced"]
@@ -22,7 +23,9 @@ class Options(BaseModel):
     fallbacks: bool = Field(default=True, description="Let other eligible models take over on failure.")
     prefer: Optional[Preference] = Field(default=None, description="Routing preference.")
     max_cost_usd: Optional[float] = Field(default=None, gt=0, description="Estimated cost ceiling.")
-    timeout_ms: Optional[int] = Field(default=None, gt=0, description="Deadline for the whole request.")
+    # A JSON integer of milliseconds, strictly: 1000.0, "1000", true, NaN, Infinity, 0 and -1 are all 400s
+    # (never silently replaced by Lambda's remaining time, which only caps a valid value).
+    timeout_ms: Optional[StrictInt] = Field(default=None, gt=0, description="Deadline for the whole request.")
     # Generation
     max_tokens: Optional[int] = Field(default=None, ge=1, description="Cap on output tokens per call.")
     temperature: Optional[float] = Field(default=None, ge=0, le=1)
@@ -34,6 +37,10 @@ class Options(BaseModel):
     # Tokens
     exact_count: bool = Field(default=False, description="Use Bedrock CountTokens where supported.")
     optimize: Optional[bool] = Field(default=None, description="Whitespace and duplicate-line optimisation.")
+    # Prompt caching (chains.caching)
+    cache: Optional[Literal["auto", "off"]] = Field(
+        default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
+                                  "sends none (default: the chain's `cache`, auto).")
 
 
 OPTION_NAMES = sorted(Options.model_fields)
@@ -53,7 +60,10 @@ def parse_options(raw: Any) -> Options:
         for e in exc.errors():
             name = ".".join(str(p) for p in e["loc"])
             if e["type"] == "extra_forbidden":
-                problems.append(f"unknown option '{name}' (valid: {', '.join(OPTION_NAMES)})")
+                problems.append(f"unknown option '{clip(name)}' (valid: {', '.join(OPTION_NAMES)})")
             else:
-                problems.append(f"options.{name}: {e['msg']}")
+                problems.append(f"options.{clip(name)}: {e['msg']}")
+            if len(problems) >= 10:  # 100,000 bad entries are one answer of a few lines, not 100,000 lines
+                problems.append(f"... ({len(exc.errors()):,} problems in all)")
+                break
         raise BadRequest("; ".join(problems), field="options") from None

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chains.config import StrictModel
+from chains.echo import clip
 from chains.errors import BadRequest, MissingVariables, PromptError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -31,6 +32,9 @@ class PromptMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     task: str = "general"
     max_tokens: Optional[int] = Field(default=None, ge=1)
+    # What is stable across requests of this prompt (chains.caching): variable names whose value is followed by
+    # a cache checkpoint, or ``instructions`` (the system prompt). Checked against the variables on load.
+    cache_after: List[str] = Field(default_factory=list)
 
 
 class PromptFile(StrictModel):
@@ -85,8 +89,14 @@ class LoadedPrompt:
             values[var] = str(value)
         return values
 
-    def format_messages(self, data: Mapping[str, Any]) -> List[Any]:
-        return self.template.format_messages(**self.variables(data))
+    def format_messages(self, data: Mapping[str, Any], cache: bool = False) -> List[Any]:
+        """The prompt's messages; ``cache``: with candidate cache checkpoints after the stable parts
+        (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
+        if not cache:
+            return self.template.format_messages(**self.variables(data))
+        from chains.caching.marks import format_marked
+
+        return format_marked(self.template, self.variables(data), self.spec.metadata.cache_after, self.placeholders)
 
 
 class PromptLibrary:
@@ -112,7 +122,8 @@ class PromptLibrary:
         if cached_stamp == stamp:
             return list(cached)
         try:
-            names = sorted(p.stem for p in self.folder.glob("*.yaml") if p.is_file() and _NAME.match(p.stem))
+            names = sorted(p.stem for p in self.folder.glob("*.yaml")
+                           if p.is_file() and _NAME.match(p.stem) and self._inside(p))
         except OSError:
             return []
         self._names = (stamp, names)
@@ -127,7 +138,18 @@ class PromptLibrary:
                 f"unknown prompt {shown!r}; available prompts: {', '.join(available) or '(none)'}",
                 available=available,
             )
-        return self.folder / f"{name}.yaml"
+        path = self.folder / f"{name}.yaml"
+        if not self._inside(path):  # listed a moment ago, re-pointed since: still refused
+            raise PromptError(f"prompt {name!r} resolves outside the prompts folder", available=available)
+        return path
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path`` resolves inside the prompts folder: a symlink out (to config.yaml, /etc ...) is not
+        a prompt file, so its content can never reach an error message or a model."""
+        try:
+            return path.resolve().is_relative_to(self.folder.resolve())
+        except (OSError, RuntimeError):  # a symlink loop
+            return False
 
     def load(self, name: str) -> LoadedPrompt:
         path = self.path_for(name)
@@ -199,6 +221,12 @@ def _load_file(name: str, path: Path) -> LoadedPrompt:
         raise PromptError(f"{path.name}: input_variables do not match the template ({'; '.join(parts)})")
     if "options" in declared:
         raise PromptError(f"{path.name}: 'options' is reserved for per-request options; rename the variable")
+    from chains.caching.marks import INSTRUCTIONS
+
+    unknown_stable = [v for v in spec.metadata.cache_after if v not in declared and v != INSTRUCTIONS]
+    if unknown_stable:
+        raise PromptError(f"{path.name}: metadata.cache_after names {', '.join(sorted(unknown_stable))[:200]}, which "
+                          f"is not a variable (variables: {', '.join(sorted(declared))}; or '{INSTRUCTIONS}')")
     unknown_optional = set(spec.optional_variables) - declared
     if unknown_optional:
         raise PromptError(f"{path.name}: optional_variables not declared: {', '.join(sorted(unknown_optional))}")
@@ -207,6 +235,9 @@ def _load_file(name: str, path: Path) -> LoadedPrompt:
 
 _PLACEHOLDER = re.compile(r"^\s*\{\{?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}?\s*$")
 _HISTORY_ROLES = {"user": "human", "human": "human", "assistant": "ai", "ai": "ai"}
+# The most messages a request's conversation may carry (a 400 above it, before any per-message work): far
+# beyond what any model's window holds after trimming, small enough that checking them costs nothing.
+MAX_HISTORY_MESSAGES = 1000
 
 
 def _placeholder_variable(content: str) -> Optional[str]:
@@ -225,16 +256,21 @@ def _history(var: str, value: Any) -> List[Any]:
         return []
     if not isinstance(value, list):
         raise BadRequest(f"input '{var}' must be a list of messages, got {type(value).__name__}", field=var)
+    if len(value) > MAX_HISTORY_MESSAGES:
+        raise BadRequest(f"input '{var}' has {len(value):,} messages; at most {MAX_HISTORY_MESSAGES:,} are "
+                         f"accepted (older turns would be trimmed anyway)", field=var,
+                         limit=MAX_HISTORY_MESSAGES)
     out: List[Any] = []
     for i, item in enumerate(value):
         if not isinstance(item, Mapping) or set(item) - {"role", "content"}:
             raise BadRequest(f"{var}[{i}] must be an object with 'role' and 'content'", field=var)
-        role = _HISTORY_ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        raw_role = item.get("role")
+        role = _HISTORY_ROLES.get(raw_role) if isinstance(raw_role, str) else None
         content = item.get("content")
         if role is None:
-            raise BadRequest(
-                f"{var}[{i}].role must be one of user, assistant (got {str(item.get('role'))[:40]!r})", field=var
-            )
+            got = clip(raw_role, 40) if isinstance(raw_role, str) else f"a {type(raw_role).__name__}"
+            raise BadRequest(f"{var}[{i}].role must be one of user, assistant (got {got!r})",
+                             field=f"{var}[{i}].role")
         if not isinstance(content, str) or not content.strip():
             raise BadRequest(f"{var}[{i}].content must be a non-empty string", field=var)
         out.append(HumanMessage(content) if role == "human" else AIMessage(content))

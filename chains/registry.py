@@ -81,6 +81,8 @@ def get_chain(name: str, runtime: Optional[Runtime] = None) -> BedrockChain:
             raise UnknownChain(str(name)[:80], list_chains(runtime))
         cfg = runtime.settings.chains[name]
         chain = BedrockChain(name, cfg, runtime, strategy(cfg.strategy))
+        # Before any request of this chain starts its deadline: the imports its first model call needs.
+        runtime.factory.warm()
         with runtime.lock:
             chain = runtime.chains.setdefault(name, chain)
     return chain

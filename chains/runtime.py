@@ -36,6 +36,8 @@ class Runtime:
     retired: Retired = field(default_factory=Retired)  # models Bedrock retired (end of life), for the container
     router_rules: Optional["CompiledRules"] = None  # the router section, compiled (chains.routing)
     comparison_store: Optional["ComparisonStore"] = None  # compare's S3 copies (chains.strategies.compare)
+    # chains.bulk's per-process state: its S3 and control-plane clients, compare's per-model answer chains.
+    bulk: Dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def chain(self, name: str) -> "BedrockChain":

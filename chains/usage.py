@@ -3,6 +3,13 @@
 One ``UsageMetadataCallbackHandler`` is attached per request and inherited by every model call beneath it
 (router classifier, map steps, judge, agent tools), so the totals are what Bedrock reported, never
 hand-summed strings. Costs are usage times the configured on-demand prices.
+
+Prompt caching: langchain-aws 1.9.1 (``_extract_usage_metadata``) reports ``input_tokens`` as Bedrock's
+``inputTokens`` PLUS ``cacheReadInputTokens`` and ``cacheWriteInputTokens``, and puts the two in
+``input_token_details`` as ``cache_read`` and ``cache_creation`` (or, when Bedrock sends ``cacheDetails``,
+as ``ephemeral_5m_input_tokens`` / ``ephemeral_1h_input_tokens`` with ``cache_creation`` 0). So the response's
+``input_tokens`` is the uncached part only (as Bedrock's own ``inputTokens``), ``cache_read_input_tokens`` and
+``cache_write_input_tokens`` the cached parts, and each kind is priced once, at its own rate.
 """
 
 from __future__ import annotations
@@ -11,9 +18,13 @@ from typing import Any, Dict, Mapping, Optional
 
 from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
 
+from chains.caching.facts import CachePrices, cache_prices
 from chains.config import Price, Settings
 
-EMPTY_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+CACHE_READ = "cache_read_input_tokens"
+CACHE_WRITE = "cache_write_input_tokens"
+EMPTY_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, CACHE_READ: 0, CACHE_WRITE: 0}
+_WRITE_DETAILS = ("cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
 
 def with_handler(config: Optional[Mapping[str, Any]], handler: Any) -> Dict[str, Any]:
@@ -33,17 +44,47 @@ def new_collector() -> UsageMetadataCallbackHandler:
     return UsageMetadataCallbackHandler()
 
 
-def cost(price: Price, input_tokens: float, output_tokens: float) -> float:
-    """THE cost formula: USD for ``input_tokens`` and ``output_tokens`` at ``price`` (USD per 1,000 tokens)."""
-    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k) / 1000.0
+def split_usage(usage_metadata: Mapping[str, Any]) -> Dict[str, int]:
+    """langchain-core ``usage_metadata`` -> the response's five counts (input = the uncached part)."""
+    details = usage_metadata.get("input_token_details") or {}
+    read = int(details.get("cache_read", 0) or 0)
+    write = sum(int(details.get(k, 0) or 0) for k in _WRITE_DETAILS)
+    return {
+        "input_tokens": max(0, int(usage_metadata.get("input_tokens", 0) or 0) - read - write),
+        "output_tokens": int(usage_metadata.get("output_tokens", 0) or 0),
+        "total_tokens": int(usage_metadata.get("total_tokens", 0) or 0),
+        CACHE_READ: read,
+        CACHE_WRITE: write,
+    }
+
+
+def cost(price: Price, input_tokens: float, output_tokens: float, cache_read_tokens: float = 0,
+         cache_write_tokens: float = 0, cache: Optional[CachePrices] = None) -> float:
+    """THE cost formula: USD at ``price`` (USD per 1,000 tokens) for uncached input, output, and the input read
+    from / written to the cache at the cache prices (none known: the input price)."""
+    read = cache.read_per_1k if cache is not None and cache.read_per_1k is not None else price.input_per_1k
+    write = cache.write_per_1k if cache is not None and cache.write_per_1k is not None else price.input_per_1k
+    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k
+            + cache_read_tokens * read + cache_write_tokens * write) / 1000.0
 
 
 def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
-    """USD for one model's usage; 0 for a model id that is not configured (and so has no price)."""
+    """USD for one model's usage (the five counts of ``split_usage``); 0 for a model id that is not
+    configured (and so has no price)."""
     alias = settings.alias_for_model_id(model_id)
     if alias is None:
         return 0.0
-    return cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+    return cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+                usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id))
+
+
+def cache_saving(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
+    """USD the cache saved on this usage: its cost with every cached token billed as input, minus its cost
+    (negative when only the write premium was paid)."""
+    uncached = dict(usage)
+    uncached["input_tokens"] = usage.get("input_tokens", 0) + usage.get(CACHE_READ, 0) + usage.get(CACHE_WRITE, 0)
+    uncached[CACHE_READ] = uncached[CACHE_WRITE] = 0
+    return call_cost(settings, model_id, uncached) - call_cost(settings, model_id, usage)
 
 
 def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -52,9 +93,11 @@ def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) 
     per_model: Dict[str, Dict[str, Any]] = {}
     cost = 0.0
     for model_id, usage in by_model_id.items():
-        entry = {k: int(usage.get(k, 0) or 0) for k in EMPTY_USAGE}
+        entry: Dict[str, Any] = split_usage(usage)
         entry_cost = call_cost(settings, model_id, entry)
         entry["cost_usd"] = round(entry_cost, 8)
+        if entry[CACHE_READ] or entry[CACHE_WRITE]:
+            entry["cache_saved_usd"] = round(cache_saving(settings, model_id, entry), 8)
         alias = settings.alias_for_model_id(model_id)
         if alias:
             entry["alias"] = alias
@@ -65,6 +108,10 @@ def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) 
     return {"usage": total, "usage_by_model": per_model, "cost_usd": round(cost, 8)}
 
 
-def estimate_cost(settings: Settings, alias: str, input_tokens: int, output_tokens: int) -> float:
-    """Estimated USD of one call to ``alias`` (unknown alias: ``UnknownModel``)."""
-    return cost(settings.model(alias).price, input_tokens, output_tokens)
+def estimate_cost(settings: Settings, alias: str, input_tokens: int, output_tokens: int,
+                  cache_read_tokens: int = 0) -> float:
+    """Estimated USD of one call to ``alias`` (unknown alias: ``UnknownModel``); ``cache_read_tokens`` of the
+    input are expected from the cache (the router's prefix LRU), the rest billed as input."""
+    cfg = settings.model(alias)
+    return cost(cfg.price, input_tokens - cache_read_tokens, output_tokens, cache_read_tokens, 0,
+                cache_prices(cfg.model_id) if cache_read_tokens else None)

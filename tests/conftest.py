@@ -25,6 +25,16 @@ AWS_ENV = [
 
 
 @pytest.fixture(autouse=True)
+def _cold_prompt_prefixes():
+    """The router's prefix LRU (chains.caching.placement) is per process; each test starts cold, like the
+    emulator it builds, so one test's cached prefix never changes another's route estimate."""
+    yield
+    from chains.caching.placement import PREFIXES
+
+    PREFIXES.clear()
+
+
+@pytest.fixture(autouse=True)
 def _reset_observability():
     """handler.handle() installs the service's log handler on the ``bedrock_chains`` logger (with a level);
     every test starts and ends without it, so caplog in one test never depends on another's request."""

@@ -55,10 +55,9 @@ LAMBDA_TASK_ROOT = "/var/task"
 PROJECT_FILES = ("handler.py", "config.yaml")
 PROJECT_DIRS = ("chains", "prompts")
 EMULATOR_DIR = "bedrock_local"
-# The model catalogue the service reads (chains/catalogue.py): always shipped; the rest of the emulator only
-# with --include-emulator.
-CATALOGUE_FILES = tuple(f"bedrock_local/{n}" for n in ("__init__.py", "catalogue.py", "catalogue_errors.py",
-                                                        "errors.py", "catalogue.json"))
+# The model catalogue (windows, limits, capabilities, lifecycle, prices by model id) is data the service reads
+# on Lambda too, so these modules ship always; the rest of bedrock_local (the emulator) only when asked.
+CATALOGUE_FILES = ("__init__.py", "catalogue.py", "catalogue.json", "catalogue_errors.py", "errors.py")
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
 CONSTRAINTS = ROOT / "constraints-lambda.txt"
 CACHE_ROOT = Path(os.environ.get("BEDROCK_CHAINS_CACHE", Path.home() / ".cache" / "bedrock-chains"))
@@ -139,13 +138,16 @@ def project_files(root: Path = ROOT, include_emulator: bool = False) -> Dict[str
         if not path.is_file():
             raise PackageError(f"{path} is missing")
         files[name] = path
-    for name in CATALOGUE_FILES:
-        files[name] = root / name
     dirs = list(PROJECT_DIRS) + ([EMULATOR_DIR] if include_emulator else [])
     for d in dirs:
         if not (root / d).is_dir():
             raise PackageError(f"{root / d} is missing")
         files.update(_walk(root / d, d))
+    for name in CATALOGUE_FILES:
+        path = root / EMULATOR_DIR / name
+        if not path.is_file():
+            raise PackageError(f"{path} is missing")
+        files[f"{EMULATOR_DIR}/{name}"] = path
     return files
 
 

@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from chains.caching.placement import place, remember
 from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
+from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
 
 @dataclass
@@ -28,8 +30,8 @@ class CallOutcome:
 
     @property
     def usage(self) -> Dict[str, int]:
-        u = getattr(self.message, "usage_metadata", None) or {}
-        return {k: int(u.get(k, 0) or 0) for k in ("input_tokens", "output_tokens", "total_tokens")}
+        """The five counts of ``chains.usage.split_usage``: input (uncached), output, total, cache read / write."""
+        return split_usage(getattr(self.message, "usage_metadata", None) or {})
 
 
 @dataclass
@@ -93,13 +95,15 @@ def invoke_model(
     model: Any, alias: str, model_id: str, messages: List[Any], config: Optional[Mapping[str, Any]] = None
 ) -> CallOutcome:
     """Invoke ``model``; raises a ``ModelCallError`` subclass (with ``.elapsed_ms``) on failure."""
+    placement = place(model_id, messages)  # this model's cache checkpoints (none if it has no caching)
     start = time.perf_counter()
     try:
-        message = model.invoke(messages, config=config)
+        message = model.invoke(placement.messages, config=config)
         _require_content(message)
     except Exception as exc:
         err = typed_error(exc, model_id, start)
         raise err from exc
+    remember(placement, message)
     return logged(outcome_of(alias, model_id, message, start), messages)
 
 
@@ -113,7 +117,8 @@ def logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
     # Estimate vs Bedrock's input count, logged by chains.tokens.estimator (no prompt text).
     from chains.tokens.estimator import log_estimate
 
-    log_estimate(outcome.alias, outcome.model_id, messages, outcome.usage["input_tokens"])
+    u = outcome.usage  # Bedrock's whole input: the uncached part and the cached ones
+    log_estimate(outcome.alias, outcome.model_id, messages, u["input_tokens"] + u[CACHE_READ] + u[CACHE_WRITE])
     return outcome
 
 

@@ -3,8 +3,9 @@
 - One retry layer: botocore's, per model in config.yaml (``retry``: mode, total_max_attempts, timeouts); the
   default is one try, because with fallbacks behind a model, failing over beats backing off. Nothing here
   retries the same model again, and nothing stacks ``with_retry`` on top.
-- Fallbacks: langchain-core's ``with_fallbacks`` over one Runnable per candidate, handling only the error
-  classes another model may succeed on (``chains.errors.classify``): ``client_error`` propagates at once,
+- Fallbacks: the candidates in order, falling over only on the error classes another model may succeed on
+  (``chains.errors.classify``; the same rule as langchain-core's ``with_fallbacks``, without its wrapper
+  runs: one langchain run per model call under the chain's): ``client_error`` propagates at once,
   ``context_overflow`` skips to a model with a larger window. Every try and skip is recorded in ``attempts``.
 - Cooldown (``chains.calls.cooldown``): a model that was throttled / unavailable / unusable goes behind the
   healthy ones for a configurable time (not dropped).
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 
 from chains.calls.bounded import CallAbandoned, run_bounded
 from chains.calls.call import Attempt, CallOutcome, invoke_model
@@ -112,12 +113,6 @@ class _Run:
                                 f"attempt needs; not starting {alias}")
         return remaining / 1000.0
 
-    def time_left_s(self) -> Optional[float]:
-        """Seconds until the deadline, read right before the call (None: no deadline): whatever happened
-        since ``before_attempt`` (building the model on first use) is not given to the call twice."""
-        remaining = self.request.remaining_ms()
-        return None if remaining is None else max(0.0, remaining / 1000.0)
-
     def deadline(self, message: str) -> DeadlineExceeded:
         return DeadlineExceeded(message, attempts=self.attempts, timeout_ms=self.request.options.timeout_ms)
 
@@ -153,12 +148,6 @@ class _Run:
             raise self.deadline(f"{max(0.0, left):.0f} ms left before the first attempt "
                                 f"(an attempt needs at least {self.rs.min_attempt_ms} ms)")
 
-    def fallback_chain(self, runnables: List[Any]) -> Any:
-        """The attempts as one Runnable: langchain-core's ``with_fallbacks``, on the classes that fall over."""
-        if len(runnables) == 1:
-            return runnables[0]
-        return runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=self.handled())
-
     def handled(self) -> Tuple[type, ...]:
         return (_Skipped, *(_CLASS_ERRORS[c] for c in self.rs.fall_back_on))
 
@@ -172,13 +161,12 @@ class _Run:
         return healthy + [a for a, _ in cooling]
 
     def call(self, alias: str, messages: List[Any], config: RunnableConfig) -> CallOutcome:
-        self.before_attempt(alias)
+        timeout_s = self.before_attempt(alias)
         cfg = self.settings.model(alias)
-        model = self.model(alias)  # built on first use (imports, client): the call gets what is left after it
+        model = self.model(alias)
         start = time.perf_counter()
         try:
-            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config),
-                                  self.time_left_s())
+            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
         except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
         except ModelCallError as err:
@@ -222,18 +210,17 @@ def call_with_fallbacks(
     run = _start(chain, request, candidates, max_tokens)
     order = run.ordered(candidates)
     run.require_time_for_first_attempt()
-    runnables = [
-        RunnableLambda(lambda msgs, config, _a=alias: run.call(_a, msgs, config), name=f"attempt:{alias}")
-        for alias in order
-    ]
-    runnable = run.fallback_chain(runnables)
-    try:
-        outcome = runnable.invoke(messages, config)
-    except run.handled():
-        raise run.all_failed() from None
-    except ModelCallError as err:
-        raise run.not_fallen_over(err)
-    return outcome, run.attempts
+    handled = run.handled()
+    # The fallback run is a plain loop: one langchain run per model call (the model's own) under the chain's,
+    # no wrapper runs; what each try did is in ``attempts`` (and in the model call observer's log lines).
+    for alias in order:
+        try:
+            return run.call(alias, messages, config), run.attempts
+        except handled:
+            continue
+        except ModelCallError as err:
+            raise run.not_fallen_over(err)
+    raise run.all_failed()
 
 
 def _model_stream(run: _Run, alias: str, messages: List[Any], config: RunnableConfig) -> Iterator[Any]:
@@ -243,12 +230,12 @@ def _model_stream(run: _Run, alias: str, messages: List[Any], config: RunnableCo
     Plain dicts on purpose: Runnable streaming adds chunks with ``+``, and dicts are not addable, so nothing
     accumulates a copy of the whole stream.
     """
-    run.before_attempt(alias)
+    timeout_s = run.before_attempt(alias)
     cfg = run.settings.model(alias)
     model = run.model(alias)
     start = time.perf_counter()
     try:
-        outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, run.time_left_s())
+        outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, timeout_s)
     except CallAbandoned as late:
         raise run.timed_out(alias, getattr(late, "elapsed_ms", (time.perf_counter() - start) * 1000.0)) from None
     except ModelCallError as exc:
@@ -281,24 +268,20 @@ def stream_with_fallbacks(
     """
     run = _start(chain, request, candidates, max_tokens)
     order = run.ordered(candidates)
-
-    def candidate(alias: str) -> RunnableLambda:
-        def gen(msgs: List[Any], config: RunnableConfig) -> Iterator[Dict[str, Any]]:
-            yield from _model_stream(run, alias, msgs, config)
-
-        return RunnableLambda(gen, name=f"attempt:{alias}")
-
     run.require_time_for_first_attempt()
-    runnable = run.fallback_chain([candidate(a) for a in order])
-    try:
-        for piece in runnable.stream(messages, config):
-            if "output" in piece:
-                yield piece
-            else:
-                yield {"outcome": piece["done"], "attempts": run.attempts}
-    except run.handled():
-        raise run.all_failed() from None
-    except StreamInterrupted:
-        raise
-    except ModelCallError as err:
-        raise run.not_fallen_over(err)
+    handled = run.handled()
+    for alias in order:
+        try:
+            for piece in _model_stream(run, alias, messages, config):
+                if "output" in piece:
+                    yield piece
+                else:
+                    yield {"outcome": piece["done"], "attempts": run.attempts}
+            return
+        except handled:
+            continue  # nothing was sent yet: after the first chunk a failure is StreamInterrupted
+        except StreamInterrupted:
+            raise
+        except ModelCallError as err:
+            raise run.not_fallen_over(err)
+    raise run.all_failed()

@@ -13,8 +13,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple
 
+from chains.caching.placement import place, remember
 from chains.calls.bounded import CallAbandoned
 from chains.calls.call import CallOutcome, logged, message_text, outcome_of, typed_error
+from chains.echo import clip
 from chains.errors import Unavailable
 
 _END = object()
@@ -65,6 +67,22 @@ class _StreamPump:
         self._stop.set()
 
 
+def _raise_unstreamed(err: Unavailable, start: float) -> None:
+    err.elapsed_ms = (time.perf_counter() - start) * 1000.0  # type: ignore[attr-defined]
+    err.streamed, err.streamed_chars = False, 0  # type: ignore[attr-defined]
+    raise err
+
+
+def _malformed(exc: BaseException, model_id: str) -> BaseException:
+    """langchain-aws reading a stream event that lacks a key it expects (``KeyError: 'delta'``) is a malformed
+    answer from the service, as invoke's "No 'output' key" is: ``Unavailable`` (``MalformedResponse``), which
+    falls over before the first chunk and is ``StreamInterrupted`` after it, never a 400 saying ``'delta'``."""
+    if isinstance(exc, (KeyError, IndexError)):
+        return Unavailable(f"the model's stream had a malformed event (missing {clip(exc, 60)})",
+                           code="MalformedResponse", model=model_id)
+    return exc
+
+
 def stream_model(
     model: Any,
     alias: str,
@@ -80,10 +98,12 @@ def stream_model(
     first chunk) and ``.streamed_chars``; a stream that ends without a message is ``Unavailable`` (``EmptyStream``). With
     ``timeout_s``, no chunk by then raises ``CallAbandoned`` (with ``.elapsed_ms``).
     """
+    placement = place(model_id, messages)  # this model's cache checkpoints (none if it has no caching)
+    sent_messages = placement.messages
     start = time.perf_counter()
     deadline = None if timeout_s is None else start + timeout_s
-    pump = None if deadline is None else _StreamPump(lambda: model.stream(messages, config=config))
-    source: Any = iter(model.stream(messages, config=config)) if pump is None else None
+    pump = None if deadline is None else _StreamPump(lambda: model.stream(sent_messages, config=config))
+    source: Any = iter(model.stream(sent_messages, config=config)) if pump is None else None
     full = None
     sent = 0
     try:
@@ -101,7 +121,7 @@ def stream_model(
                 abandoned.elapsed_ms = (time.perf_counter() - start) * 1000.0  # type: ignore[attr-defined]
                 raise abandoned from None
             except Exception as exc:
-                err = typed_error(exc, model_id, start)
+                err = typed_error(_malformed(exc, model_id), model_id, start)
                 err.streamed = bool(sent)  # type: ignore[attr-defined]
                 err.streamed_chars = sent  # type: ignore[attr-defined]
                 raise err from exc
@@ -116,8 +136,12 @@ def stream_model(
         if pump is not None:
             pump.stop()
     if full is None:
-        err = Unavailable("the stream ended without a message", code="EmptyStream", model=model_id)
-        err.elapsed_ms = (time.perf_counter() - start) * 1000.0  # type: ignore[attr-defined]
-        err.streamed, err.streamed_chars = False, 0  # type: ignore[attr-defined]
-        raise err
+        _raise_unstreamed(Unavailable("the stream ended without a message", code="EmptyStream", model=model_id),
+                          start)
+    if not sent and not message_text(full).strip() and not getattr(full, "tool_calls", None):
+        # As invoke (chains.calls.call._require_content): no text and no tool call is a failed call that
+        # another model may answer, never an ``ok`` with an empty output.
+        _raise_unstreamed(Unavailable("the model returned an empty answer", code="EmptyAnswer", model=model_id),
+                          start)
+    remember(placement, full)
     return logged(outcome_of(alias, model_id, full, start), messages)

@@ -21,6 +21,7 @@ SECTIONS: Dict[str, str] = {
     "router": "chains.routing.settings:RouterSettings",
     "resilience": "chains.calls.settings:ResilienceSettings",
     "observability": "chains.observability.setup:ObservabilityConfig",
+    "bulk": "chains.bulk.settings:BulkSettings",
 }
 
 HINTS = {
@@ -83,10 +84,13 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
         ok = False
         lines.append(f"  {name}: {err}")
     lines.append("models:")
+    # Columns as wide as the longest alias and model id, so long names stay in line.
+    alias_w = max((len(a) for a in settings.models), default=0)
+    id_w = max((len(c.model_id) for c in settings.models.values()), default=0)
     for alias, cfg in settings.models.items():
         text, retired = lifecycle_line(cfg, settings.region)
         ok = ok and not retired
-        line = f"  {alias:<14} {cfg.model_id}  {text}"
+        line = f"  {alias:<{alias_w}}  {cfg.model_id:<{id_w}}  {text}"
         if ping:
             status, detail = _ping(factory, alias)
             ok = ok and status

@@ -24,6 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from chains.calls.call import bedrock_latency, message_text
 from chains.errors import CLIENT_ERROR, THROTTLED, classify, error_message
 from chains.observability.redaction import redact
+from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class ModelCallObserver(BaseCallbackHandler):
                 self.calls.append(record)
                 self._open[run_id] = record
             record.subsegment = self._begin_subsegment(record)
+            if not log.isEnabledFor(logging.DEBUG):
+                return  # the start line is DEBUG: do not build it for nothing
             fields: Dict[str, Any] = {
                 "event": "model_call_start", "model": model, "alias": alias, "attempt": record.attempt,
                 "messages": sum(len(batch) for batch in messages),
@@ -103,17 +106,18 @@ class ModelCallObserver(BaseCallbackHandler):
             if record is None:
                 return
             message = _first_message(response)
-            usage = getattr(message, "usage_metadata", None) or {}
+            usage = split_usage(getattr(message, "usage_metadata", None) or {})  # input: the uncached part
             meta = getattr(message, "response_metadata", None) or {}
             record.ok = True
-            record.input_tokens = int(usage.get("input_tokens", 0) or 0)
-            record.output_tokens = int(usage.get("output_tokens", 0) or 0)
+            record.input_tokens = usage["input_tokens"]
+            record.output_tokens = usage["output_tokens"]
             record.stop_reason = meta.get("stopReason") or meta.get("stop_reason")
             bedrock_ms = bedrock_latency(meta)
             fields: Dict[str, Any] = {
                 "event": "model_call", "model": record.model, "alias": record.alias, "attempt": record.attempt,
                 "ok": True, "latency_ms": record.latency_ms, "bedrock_latency_ms": bedrock_ms,
                 "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+                CACHE_READ: usage[CACHE_READ], CACHE_WRITE: usage[CACHE_WRITE],
                 "stop_reason": record.stop_reason, "output_chars": len(message_text(message)) if message is not None else 0,
             }
             if self.log_prompts and message is not None:

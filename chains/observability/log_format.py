@@ -1,8 +1,9 @@
 """How a log line looks: Powertools' JSON (Lambda) or one readable line (CLI, notebook); both redacted.
 
 Both formatters are Powertools formatters, so ``append_keys`` (request id, chain, cold start, the Lambda
-context) works the same in either, and both mask credentials in the finished line (``chains.redaction``),
-which also covers exception text and any value that reached the line without passing the filter.
+context) works the same in either, and both mask credentials in the finished line
+(``chains.observability.redaction``) when the record did not pass ``RedactionFilter`` completely (exception
+or stack text, or a record that bypassed the filter); appended keys are masked when appended.
 Imported only when logging is configured: it imports Powertools.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, Dict
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from chains.observability.redaction import redact
+from chains.observability.redaction import needs_final_pass, redact
 
 # Keys the text format shows in front (in this order) or leaves out; the rest follow as key=value.
 _TEXT_FRONT = ("timestamp", "level")
@@ -26,10 +27,12 @@ _TEXT_SKIP = {
 
 
 class RedactingJsonFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON line, with credentials masked in the serialized text."""
+    """Powertools' JSON line, with credentials masked in the serialized text (unless ``RedactionFilter``
+    already masked every field of the record: then the line is not scanned twice)."""
 
-    def serialize(self, log: Dict[str, Any]) -> str:  # type: ignore[override]
-        return redact(super().serialize(log))
+    def format(self, record: Any) -> str:  # noqa: A003 - logging API
+        line = super().format(record)
+        return redact(line) if needs_final_pass(record) else line
 
 
 class ReadableFormatter(LambdaPowertoolsFormatter):
@@ -54,7 +57,11 @@ class ReadableFormatter(LambdaPowertoolsFormatter):
         line = f"{head} {message}" + (f"  {fields}" if fields else "")
         if log.get("exception"):
             line += "\n" + str(log["exception"])
-        return redact(line)
+        return line
+
+    def format(self, record: Any) -> str:  # noqa: A003 - logging API
+        line = super().format(record)
+        return redact(line) if needs_final_pass(record) else line
 
 
 def _compact(value: Any) -> str:

@@ -14,7 +14,10 @@ import os
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
+import chains.deadline as deadline
+from chains.calls.bounded import CallAbandoned, run_bounded
 from chains.config import section
+from chains.echo import bounded
 from chains.errors import ConfigError
 from chains.observability.call_observer import ModelCallObserver, clip
 from chains.observability.metrics import emit_metrics
@@ -24,6 +27,8 @@ from chains.observability.setup import Observability, ObservabilityConfig, setup
 log = logging.getLogger(__name__)
 
 _TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING")
+# The longest the tracing flush may take when the request has no deadline (the CLI, direct calls).
+FLUSH_LIMIT_S = 5.0
 
 
 class RequestScope:
@@ -36,6 +41,9 @@ class RequestScope:
         self.config_error = config_error
         self.chain: Optional[str] = None
         self.started = time.perf_counter()
+        # The request's deadline once the service knows it (Lambda's and options.timeout_ms, the earlier):
+        # the tracing flush at the end gets what is left of it.
+        self.deadline_at: Optional[float] = None
         self._keys: Dict[str, Any] = {}
         self._add_keys(request_id=request_id, cold_start=cold_start, **_lambda_keys(context))
         self.tracer = obs.tracer_or_none()
@@ -81,14 +89,14 @@ class RequestScope:
         # Inputs and options are the caller's: anything JSON allows, however deep (the chain will refuse it).
         fields: Dict[str, Any] = {
             "event": "request", "source": source, "requested_chain": chain,
-            "input_fields": sorted(str(k) for k in inputs),
+            "input_fields": bounded(sorted(str(k) for k in inputs)),
             "input_chars": sum(len(v) for v in inputs.values() if isinstance(v, str)),
         }
         if options:
-            fields["options"] = redact_obj(dict(options), max_depth=4)
+            fields["options"] = redact_obj(bounded(dict(options)), max_depth=5)
         if self.obs.log_prompts:
-            fields["input"] = {k: clip(v) if isinstance(v, str) else redact_obj(v, max_depth=4)
-                               for k, v in inputs.items()}
+            fields["input"] = {clip(k): clip(v) if isinstance(v, str) else redact_obj(bounded(v), max_depth=5)
+                               for k, v in list(inputs.items())[:20]}
         log.info("request for chain %s", chain, extra=fields)
 
     # --- the end -------------------------------------------------------------------------------------------------
@@ -116,6 +124,7 @@ class RequestScope:
         """Per request: in this thread's context (concurrent requests in one process keep theirs; LangChain's
         executors copy the context into worker threads) and process-wide (for threads that do not copy it;
         on Lambda one request runs at a time)."""
+        keys = redact_obj(keys)  # masked once here: the formatters do not scan a filtered line again
         self._keys.update(keys)
         logger = self.obs.logger
         if logger is not None:
@@ -132,8 +141,9 @@ class RequestScope:
 
     def _log_success(self, body: Dict[str, Any]) -> None:
         route = body.get("route") or {}
-        log.info("route: %s (%s)", route.get("model"), route.get("reason"),
-                 extra={"event": "route", "route": route})
+        logged_route = route if self.obs.log_prompts else route_without_text(route)
+        log.info("route: %s (%s)", route.get("model"), logged_route.get("reason"),
+                 extra={"event": "route", "route": logged_route})
         attempts = body.get("attempts") or []
         if attempts:
             log.warning(
@@ -148,6 +158,9 @@ class RequestScope:
             "stop_reason": body.get("stop_reason"),
             "output_chars": len(output) if isinstance(output, str) else None,
         }
+        saved = sum(float(u.get("cache_saved_usd", 0.0)) for u in (body.get("usage_by_model") or {}).values())
+        if saved:  # prompt caching (chains.caching): what it saved on this request
+            fields["cache_saved_usd"] = round(saved, 8)
         if self.obs.log_prompts:
             fields["output"] = clip(output if isinstance(output, str) else str(output))
         log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
@@ -185,6 +198,11 @@ class RequestScope:
                 metrics["InputTokens"] = ("Count", int(usage.get("input_tokens", 0)))
                 metrics["OutputTokens"] = ("Count", int(usage.get("output_tokens", 0)))
                 metrics["CostUSD"] = ("None", float(usage.get("cost_usd", 0.0)))
+                if usage.get("cache_read_input_tokens") or usage.get("cache_write_input_tokens"):
+                    # Prompt caching (chains.caching): tokens read / written and the dollars it saved.
+                    metrics["CacheReadInputTokens"] = ("Count", int(usage.get("cache_read_input_tokens", 0)))
+                    metrics["CacheWriteInputTokens"] = ("Count", int(usage.get("cache_write_input_tokens", 0)))
+                    metrics["CacheSavedUSD"] = ("None", float(usage.get("cache_saved_usd", 0.0)))
             stats = calls.get(model)
             if stats:
                 metrics["ModelCalls"] = ("Count", stats["calls"])
@@ -220,15 +238,40 @@ class RequestScope:
             log.debug("could not end the request subsegment", exc_info=True)
 
     def _flush_langsmith(self) -> None:
-        # LangSmith sends runs from a background thread; Lambda freezes the process after the response.
+        # LangSmith sends runs from a background thread; Lambda freezes the process after the response. The
+        # flush gets what is left of the request's deadline (chains.deadline; FLUSH_LIMIT_S without one): an
+        # endpoint that is down or never answers must not hold the answer. Runs not sent by then are left to
+        # the background thread, and a line says so.
         if not any(os.environ.get(name, "").strip().lower() in ("1", "true") for name in _TRACING_ENV):
             return
+        left = deadline.remaining_s(self.deadline_at) if self.deadline_at is not None else deadline.remaining_s()
+        bound = FLUSH_LIMIT_S if left is None else min(left, FLUSH_LIMIT_S)
         try:
             from langchain_core.tracers.langchain import wait_for_all_tracers
 
-            wait_for_all_tracers()
+            run_bounded(wait_for_all_tracers, bound, name="langsmith-flush")
+        except CallAbandoned:
+            log.warning("LangSmith flush bounded by the request's deadline: not finished within %.0f ms; "
+                        "unsent runs are left to the background thread", bound * 1000.0,
+                        extra={"event": "tracing_flush", "bound_ms": round(bound * 1000.0, 1), "flushed": False})
         except Exception:  # pragma: no cover
             log.debug("could not flush LangSmith traces", exc_info=True)
+
+
+def route_without_text(route: Mapping[str, Any]) -> Dict[str, Any]:
+    """The route as the log line carries it without LOG_PROMPTS: the signals by name only ("code", not the
+    words of the question that matched it), and a reason made of those names (the response keeps the full
+    reason: it is the caller's own text)."""
+    out = {k: v for k, v in route.items() if k not in ("reason", "signals")}
+    names = [str(sig).split(" (", 1)[0] for sig in route.get("signals") or []]
+    out["signals"] = names
+    reason = f"{route.get('difficulty', '?')} request"
+    if names:
+        reason += f" (signals: {', '.join(names)})"
+    if route.get("domain") and route.get("domain") != "general":
+        reason += f"; domain {route['domain']}"
+    out["reason"] = f"{route.get('mode', 'rules')} mode: {reason}"
+    return out
 
 
 def _lambda_keys(context: Any) -> Dict[str, Any]:

@@ -199,6 +199,16 @@ _cold_start = True
 _SETUP_ENV = ("AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_SERVICE_NAME", "LOG_PROMPTS", "POWERTOOLS_METRICS_DISABLED",
               "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL")
 _last_inputs: Optional[tuple] = None
+# os.environ's own storage, read without encoding every name on every request.
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+_SETUP_KEYS = [os.environ.encodekey(k) for k in _SETUP_ENV] if hasattr(os.environ, "encodekey") else []
+
+
+def _setup_env(env: Optional[Mapping[str, str]]) -> tuple:
+    if env is None and _ENVIRON_DATA is not None and _SETUP_KEYS:
+        return tuple(_ENVIRON_DATA.get(k) for k in _SETUP_KEYS)
+    source = os.environ if env is None else env
+    return tuple(source.get(k) for k in _SETUP_ENV)
 
 
 def setup(section: Optional[Mapping[str, Any]] = None, mode: Optional[str] = None,
@@ -207,8 +217,7 @@ def setup(section: Optional[Mapping[str, Any]] = None, mode: Optional[str] = Non
     global _current, _last_inputs
     # Per-request fast path: the same section object, mode and environment as last time keep the current
     # set-up without validating the section again (the handler calls this on every request).
-    source = os.environ if env is None else env
-    inputs = (id(section), _section_stamp(section), mode, _forced_mode, tuple(source.get(k) for k in _SETUP_ENV))
+    inputs = (id(section), _section_stamp(section), mode, _forced_mode, _setup_env(env))
     with _lock:
         if _current is not None and inputs == _last_inputs:
             return _current

@@ -25,10 +25,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from chains.attachments import build_messages
-from chains.config import Settings
+from chains.config import ModelConfig, Settings
 from chains.errors import BudgetExceeded, PinnedModelUnsuitable, UnsupportedAttachment
-from chains.limits import output_reserve, requested_max_tokens
+from chains.limits import model_output_reserve, requested_max_tokens
 from chains.routing.classifier import classify_request
+from chains.routing.learned import shared_scorer
 from chains.routing.settings import CompiledRules, compiled_rules
 from chains.routing.signals import (
     attachment_tokens,
@@ -38,8 +39,9 @@ from chains.routing.signals import (
     required_capabilities,
     routed_text,
 )
-from chains.tokens.estimator import estimate, estimate_messages, estimate_text, too_large, usable_window
-from chains.usage import estimate_cost
+from chains.caching.placement import place, warm_read_tokens
+from chains.tokens.estimator import estimate, estimate_messages, estimate_text, model_usable_window, too_large
+from chains.usage import cost, estimate_cost
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +62,21 @@ class RouteDecision:
     domain: str = "general"
     difficulty: str = "easy"  # easy | hard
     score: float = 0.0
+    # The router's estimate (0..1) that this request needs the strong tier; the tier is strong when it is at
+    # least ``threshold``. learned mode: the model's probability; rules mode: score / (score + hard_at), so
+    # the rules' own cut (score >= hard_at) is strong_score >= 0.5; llm mode: 1.0 hard / 0.0 easy.
+    strong_score: float = 0.0
+    threshold: float = 0.5
     signals: List[str] = field(default_factory=list)
     prefer: str = "balanced"
-    mode: str = "rules"  # rules | llm | pinned | ordered
+    mode: str = "rules"  # learned | rules | llm | pinned | ordered
     excluded: Dict[str, str] = field(default_factory=dict)
     costs: Dict[str, float] = field(default_factory=dict)  # estimated cost per candidate
     max_tokens: Optional[int] = None  # requested output cap (None: each model's default)
     classifier: Optional[Dict[str, Any]] = None  # llm mode: what the classifier said or why it failed
+    # Per candidate: input tokens expected from the cache (this process wrote the same stable prefix for that
+    # model within its TTL: chains.caching.placement); their estimated cost counts them at the read price.
+    cached_prefix_tokens: Dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         # Shallow copies: dataclasses.asdict's deep recursion cost ~0.1 ms on every request.
@@ -93,6 +103,7 @@ class Candidate:
     lacks, the expected cost and latency."""
 
     alias: str
+    cfg: ModelConfig  # looked up once, here
     input_tokens: int  # estimated (or counted exactly by CountTokens)
     window: int  # usable window: context window less the margin (no margin for an exact count)
     output: int  # output reserve of one call (chains.limits.output_reserve)
@@ -115,14 +126,15 @@ class Candidate:
 def candidate(settings: Settings, alias: str, input_tokens: int, max_tokens: Optional[int] = None,
               needs: Iterable[str] = (), exact: bool = False, output_share: float = 1.0) -> Candidate:
     cfg = settings.model(alias)
-    out = output_reserve(settings, alias, max_tokens)
+    out = model_output_reserve(cfg, max_tokens)
     return Candidate(
         alias=alias,
+        cfg=cfg,
         input_tokens=int(input_tokens),
-        window=usable_window(settings, alias, exact),
+        window=model_usable_window(cfg, exact),
         output=out,
-        missing=tuple(n for n in sorted(needs) if not getattr(cfg.capabilities, n, False)),
-        cost=estimate_cost(settings, alias, int(input_tokens), int(out * output_share)),
+        missing=tuple(n for n in sorted(needs) if not getattr(cfg.capabilities, n, False)) if needs else (),
+        cost=cost(cfg.price, int(input_tokens), int(out * output_share)),
         latency_ms=cfg.latency.first_token_ms + cfg.latency.per_token_ms * out,
     )
 
@@ -183,6 +195,23 @@ def eligible(
     return Eligibility(records, max_tokens, needs, fitting, excluded)
 
 
+def with_cached_prefix(settings: Settings, records: Dict[str, Candidate], messages: Sequence[Any],
+                       output_share: float = 1.0) -> Dict[str, int]:
+    """Count an expected cache read in each candidate's cost where the prompt's stable prefix is warm for that
+    model (``chains.caching.placement.warm_read_tokens``); updates ``records``, returns alias -> tokens read.
+
+    A model whose cache is cold keeps the plain estimate (no write premium is added), so the router never
+    penalises it for not being warm."""
+    cached: Dict[str, int] = {}
+    for alias, record in list(records.items()):
+        read = min(warm_read_tokens(record.cfg.model_id, messages), record.input_tokens)
+        if read:
+            cached[alias] = read
+            records[alias] = replace(record, cost=estimate_cost(
+                settings, alias, record.input_tokens, int(record.output * output_share), cache_read_tokens=read))
+    return cached
+
+
 def configured_models(chain: Any) -> List[str]:
     """The models a chain may use, in configured order: its ``models``, else every model with its ``model``
     first."""
@@ -208,25 +237,19 @@ def candidates(chain: Any, request: Any) -> List[str]:
     return [pinned] + [a for a in configured if a != pinned]
 
 
-def order_models(
-    settings: Settings, aliases: Sequence[str], prefer: str, hard: bool, costs: Mapping[str, float],
-    latencies: Mapping[str, float],
-) -> List[str]:
+def order_models(records: Mapping[str, Candidate], aliases: Sequence[str], prefer: str, hard: bool) -> List[str]:
     """Sort eligible models by preference; ties keep the configured order (sorted() is stable)."""
-    def quality(a: str) -> int:
-        return settings.model(a).quality
-
     if prefer == "cost":
-        key = lambda a: (costs[a], -quality(a))  # noqa: E731
+        key = lambda r: (r.cost, -r.cfg.quality)  # noqa: E731
     elif prefer == "quality":
-        key = lambda a: (-quality(a), costs[a])  # noqa: E731
+        key = lambda r: (-r.cfg.quality, r.cost)  # noqa: E731
     elif prefer == "latency":
-        key = lambda a: (latencies[a], costs[a])  # noqa: E731
+        key = lambda r: (r.latency_ms, r.cost)  # noqa: E731
     elif hard:  # balanced, hard request: the strong tier, best first, then the rest best first
-        key = lambda a: (settings.model(a).tier != "strong", -quality(a), costs[a])  # noqa: E731
+        key = lambda r: (r.cfg.tier != "strong", -r.cfg.quality, r.cost)  # noqa: E731
     else:  # balanced, easy request: the fast tier, cheapest first, then the rest cheapest first
-        key = lambda a: (settings.model(a).tier != "fast", costs[a], -quality(a))  # noqa: E731
-    return sorted(aliases, key=key)
+        key = lambda r: (r.cfg.tier != "fast", r.cost, -r.cfg.quality)  # noqa: E731
+    return [r.alias for r in sorted((records[a] for a in aliases), key=key)]
 
 
 def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[RunnableConfig] = None) -> RouteDecision:
@@ -249,13 +272,23 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     local_tokens = estimate_messages(messages) + attachment_tokens(request.inputs, rs)
     score, fired = content_difficulty(rules, text, local_tokens)
     hard = score >= rs.difficulty.hard_at
+    strong_score, threshold = score / (score + rs.difficulty.hard_at), 0.5
     domain, domain_hits = content_domain(rules, text)
     mode = "ordered" if ordered_only else "rules"
     classifier: Optional[Dict[str, Any]] = None
-    if rs.mode == "llm" and not ordered_only and not pinned:
+    if rs.mode == "learned" and not ordered_only and not pinned:
+        scorer = shared_scorer(rs.weights_path(settings))
+        strong_score = scorer.score(text)
+        threshold = rs.threshold if rs.threshold is not None else scorer.threshold
+        hard = strong_score >= threshold
+        # Signal names only (never the matched text: the reason is logged without LOG_PROMPTS).
+        fired = [name for name, _ in scorer.explain(text)]
+        mode = "learned"
+    elif rs.mode == "llm" and not ordered_only and not pinned:
         classified, classifier = classify_request(chain, request, text, rules, config)
         if classified is not None:
             hard = classified["difficulty"] == "hard"
+            strong_score, threshold = (1.0 if hard else 0.0), 0.5
             domain, domain_hits = classified["domain"], []
             mode = "llm"
     tier = (getattr(request.prompt.metadata, "model_extra", None) or {}).get("tier")
@@ -270,13 +303,16 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     exact = set()
     if options.exact_count:
         for a in names:
-            est = estimate(settings, a, messages, exact=True, factory=chain.runtime.factory)
+            # CountTokens sees what the call will send to this model (its cache checkpoints only).
+            sent = place(settings.model(a).model_id, list(messages)).messages
+            est = estimate(settings, a, sent, exact=True, factory=chain.runtime.factory)
             if est.exact:
                 tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
                 exact.add(a)
     elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs), exact,
                     rs.expected_output_share)
     records = elig.records
+    cached = with_cached_prefix(settings, records, messages, rs.expected_output_share)
     costs = {a: r.cost for a, r in records.items()}
     excluded = dict(elig.excluded)
     if pinned and pinned in excluded:
@@ -311,8 +347,7 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         fitting = [a for a in fitting if a not in over]
 
     # 3./4. Preference, then content (difficulty -> tier).
-    latencies = {a: records[a].latency_ms for a in fitting}
-    ordered = fitting if ordered_only else order_models(settings, fitting, prefer, hard, costs, latencies)
+    ordered = fitting if ordered_only else order_models(records, fitting, prefer, hard)
     if pinned:
         ordered = [pinned] + [a for a in ordered if a != pinned]
         mode = "pinned"
@@ -329,6 +364,8 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         domain=domain,
         difficulty="hard" if hard else "easy",
         score=score,
+        strong_score=round(strong_score, 4),
+        threshold=round(threshold, 4),
         signals=fired,
         prefer=prefer,
         mode=mode,
@@ -336,11 +373,13 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
         costs={a: costs[a] for a in ordered},
         max_tokens=max_tokens,
         classifier=classifier,
+        cached_prefix_tokens={a: cached[a] for a in ordered if cached.get(a)},
     )
     decision.reason = _reason(decision, settings, rs.difficulty.hard_at, domain_hits, options.fallbacks)
-    logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
-                                         "difficulty": decision.difficulty, "domain": domain,
-                                         "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
+    if logger.isEnabledFor(logging.DEBUG):  # the fields are not built for nothing on every request
+        logger.debug("route decided", extra={"chain": chain.name, "route_model": chosen, "route_mode": mode,
+                                             "difficulty": decision.difficulty, "domain": domain,
+                                             "candidates": ordered, "estimated_input_tokens": tokens[chosen]})
     return decision
 
 
@@ -348,6 +387,10 @@ def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: L
     """One line a person can check: the choice, the signals that decided it, the estimate, what is behind."""
     if d.mode == "llm":
         difficulty = f"{d.difficulty} request (classifier {d.classifier['model']})"
+    elif d.mode == "learned":
+        cmp = ">=" if d.difficulty == "hard" else "<"
+        difficulty = (f"{d.difficulty} request (strong_score {d.strong_score:.3f} {cmp} {d.threshold:.3f}"
+                      + (f": {', '.join(d.signals)})" if d.signals else ")"))
     elif d.signals:
         cmp = ">=" if d.difficulty == "hard" else "<"
         difficulty = f"{d.difficulty} request (score {d.score:g} {cmp} {hard_at:g}: {'; '.join(d.signals)})"
@@ -369,6 +412,8 @@ def _reason(d: RouteDecision, settings: Settings, hard_at: float, domain_hits: L
         if settings.model(d.model).tier != tier:
             head += f" (no eligible {tier} model)"
     parts = [head, f"~{d.estimated_input_tokens:,} input tokens, ~${d.estimated_cost_usd:.6f}"]
+    if d.cached_prefix_tokens.get(d.model):
+        parts[-1] += f" (cached prefix: ~{d.cached_prefix_tokens[d.model]:,} tokens read from the cache)"
     if d.domain != "general":
         parts.append(f"domain {d.domain}" + (f" ({', '.join(domain_hits)})" if domain_hits else ""))
     if len(d.candidates) > 1:

@@ -301,8 +301,8 @@ def plot_curve(path: Any, scores: Sequence[float], weak: Sequence[float], strong
 # --- command line -------------------------------------------------------------------------------------------
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="bedrock-chains router fit",
+def parser(prog: str = "bedrock-chains router fit") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog,
                                  description="Train the learned router on labelled prompts and set its threshold.")
     ap.add_argument("labelled", help="JSON lines (.gz allowed): prompt + weak_score/strong_score, or compare output")
     ap.add_argument("--out", required=True, help="weights file to write (.json or .json.gz)")
@@ -322,8 +322,8 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, prog: str = "bedrock-chains router fit") -> int:
+    args = parser(prog).parse_args(argv)
     from chains.routing.learned import write_weights
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any, Dict, Iterable, List, Literal, Optional, Tuple
@@ -59,8 +60,20 @@ class LlmClassifier(StrictModel):
     max_chars: int = Field(default=4000, ge=100)
 
 
+class LearnedRouter(StrictModel):
+    # The weights file (``bedrock-chains router fit`` writes one); relative paths are read beside config.yaml.
+    # None: the weights shipped in the package (chains/routing/weights/), trained on public labelled prompts.
+    weights: Optional[str] = None
+
+
 class RouterSettings(StrictModel):
-    mode: Literal["rules", "llm"] = "rules"
+    # learned: a small model scores how likely the request needs the strong tier (strong_score); rules: the
+    # keyword signals below; llm: a cheap model classifies (the rules decide when it fails).
+    mode: Literal["rules", "learned", "llm"] = "rules"
+    # learned mode: strong_score >= threshold sends the request to the strong tier (None: the weights file's
+    # own threshold, fitted for 95% of the strong model's quality).
+    threshold: Optional[float] = Field(default=None, ge=0, le=1)
+    learned: LearnedRouter = LearnedRouter()
     prefer: Preference = "balanced"
     # Expected output as a share of max_tokens, for cost estimates (1.0 = worst case, the safe budget check).
     expected_output_share: float = Field(default=1.0, gt=0, le=1)
@@ -72,8 +85,22 @@ class RouterSettings(StrictModel):
     domains: Dict[str, List[str]] = Field(default_factory=dict)
     llm: LlmClassifier = LlmClassifier()
 
+    def weights_path(self, settings: Settings) -> Optional[str]:
+        """The learned weights file, a relative path resolved beside the configuration file (None: shipped)."""
+        path = self.learned.weights
+        if path is None or os.path.isabs(path):
+            return path
+        base = os.path.dirname(os.path.abspath(settings.source)) if settings.source else os.getcwd()
+        return os.path.join(base, path)
+
     def check_against(self, settings: Settings, where: str) -> None:
-        """``chains.config.section`` calls this: the classifier's model must be configured."""
+        """``chains.config.section`` calls this: the classifier's model must be configured, and in learned
+        mode the weights file must load (a missing, corrupt or other-version file is a ConfigError here, at
+        ``--check`` and on the first request, never a silent fall-back to another mode)."""
+        if self.mode == "learned":
+            from chains.routing.learned import shared_scorer
+
+            shared_scorer(self.weights_path(settings)).load()
         if self.llm.model is not None and self.llm.model not in settings.models:
             raise ConfigError(
                 f"{where}.llm.model names '{self.llm.model}', which is not configured "

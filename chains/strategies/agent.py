@@ -27,7 +27,10 @@ from typing import Any, Callable, Dict, List, Optional
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+import chains.deadline as deadline
+from chains.calls.bounded import CallAbandoned, run_bounded
 from chains.calls.call import message_text
+from chains.echo import clip
 from chains.config import StrictModel
 from chains.chain import ChainOutput, ChainRequest, StrategySpec
 from chains.limits import call_max_tokens, requested_max_tokens
@@ -123,18 +126,35 @@ def _middleware(settings: AgentSettings) -> List[Any]:
     class RequestGuard(AgentMiddleware):
         """The request's deadline before every model call and tool run; tool input errors back to the model."""
 
-        def _check(self, runtime: Any, what: str) -> None:
+        def _time_left(self, runtime: Any, what: str) -> Optional[float]:
+            """Seconds the next model call or tool run may take (None: no deadline); none left: 504."""
             context = getattr(runtime, "context", None)
-            remaining = context.request.remaining_ms() if isinstance(context, _RunContext) else None
-            if remaining is not None and remaining <= 0:
-                raise DeadlineExceeded(f"no time left for the agent's next {what}", remaining_ms=round(remaining, 1))
+            at = context.request.deadline if isinstance(context, _RunContext) else None
+            left = deadline.remaining_s(at) if at is not None else None
+            if left is not None and left <= 0:
+                raise DeadlineExceeded(f"no time left for the agent's next {what}", remaining_ms=0.0)
+            return left
+
+        def _bounded(self, runtime: Any, what: str, call: Callable[[], Any]) -> Any:
+            """``call()`` waited for at most the time left: a model call in flight (or a hung one) is abandoned
+            at the deadline, as every other chain's calls are (``chains.calls.bounded``)."""
+            left = self._time_left(runtime, what)
+            try:
+                return run_bounded(call, left, name="agent-call")
+            except CallAbandoned:
+                raise DeadlineExceeded(f"the agent's {what} did not finish before the deadline",
+                                       remaining_ms=0.0) from None
 
         def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-            self._check(request.runtime, "model call")
-            return handler(request)
+            return self._bounded(request.runtime, "model call", lambda: handler(request))
 
         def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-            self._check(request.runtime, f"tool call ({request.tool_call.get('name')})")
+            what = f"tool call ({clip(request.tool_call.get('name'), 60)})"
+            # The tool's chain runs under this request's deadline too (chains.deadline, copied into the
+            # worker thread), so its own model calls get only what is left.
+            return self._bounded(request.runtime, what, lambda: self._tool(request, handler))
+
+        def _tool(self, request: Any, handler: Callable[[Any], Any]) -> Any:
             try:
                 return handler(request)
             except TOOL_INPUT_ERRORS as exc:

@@ -54,7 +54,7 @@ def trim_history(messages: List[Any], room: int) -> List[Any]:
 
 def prepare(chain: Any, request: Any, config: RunnableConfig) -> Tuple[List[Any], Dict[str, Any], RouteDecision]:
     """The trimmed messages, the ``history`` report and the route for them."""
-    messages = request.prompt.format_messages(request.inputs)
+    messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     conversation = [m for m in messages if not isinstance(m, SystemMessage)]
     if not conversation or not isinstance(conversation[-1], HumanMessage):
         raise BadRequest("the conversation must end with a user message", field=",".join(request.prompt.placeholders))

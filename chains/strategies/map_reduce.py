@@ -34,6 +34,7 @@ from chains.chain import ChainOutput, StrategySpec
 from chains.errors import (
     CONTEXT_OVERFLOW,
     AllModelsFailed,
+    BadRequest,
     BudgetExceeded,
     ChainsError,
     ConfigError,
@@ -118,11 +119,21 @@ def document_variable(chain: Any, request: Any) -> str:
                 f"chains.{chain.name}.settings.document_variable: '{name}' is not a variable of prompt "
                 f"'{request.prompt.name}' (it has: {', '.join(variables)})"
             )
+        _require_text(name, request.inputs.get(name))
         return name
     texts = {v: request.inputs.get(v) for v in variables if isinstance(request.inputs.get(v), str)}
     if not texts:
+        for var in variables:  # a number where the text goes is the caller's mistake, not the config's
+            if request.inputs.get(var) is not None:
+                _require_text(var, request.inputs[var])
         raise ConfigError(f"chain '{chain.name}': prompt '{request.prompt.name}' has no text variable to split")
     return max(texts, key=lambda v: len(texts[v]))
+
+
+def _require_text(var: str, value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"input '{var}' must be a string (the text to split), got {type(value).__name__}",
+                         field=var)
 
 
 def chain_tokens_config(chain: Any) -> TokensConfig:
@@ -200,7 +211,7 @@ class MapReduce:
 
     # --- sizes ---------------------------------------------------------------------------------------------
     def _messages(self, text: str) -> List[Any]:
-        return self.request.prompt.format_messages({**self.request.inputs, self.doc_var: text})
+        return self.request.prompt.format_messages({**self.request.inputs, self.doc_var: text}, cache=self.request.cache)
 
     def map_out(self, alias: str) -> int:
         return output_reserve(self.settings, alias, self.cfg.map_max_tokens or self.requested)

@@ -68,9 +68,10 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
         raise
 
 
-ROUTED = StrategySpec("routed", run, stream, ChainOutput, extra_inputs=ATTACHMENT_INPUTS)
+ROUTED = StrategySpec("routed", run, stream, ChainOutput, extra_inputs=ATTACHMENT_INPUTS, bulk="routed")
 # Same functions: the strategy tells the router to keep the configured order (no content routing).
-FALLBACK = StrategySpec("fallback", run, stream, ChainOutput, extra_inputs=ATTACHMENT_INPUTS, ordered=True)
+FALLBACK = StrategySpec("fallback", run, stream, ChainOutput, extra_inputs=ATTACHMENT_INPUTS, ordered=True,
+                        bulk="routed")
 
 
 def _route(chain: Any, decision: RouteDecision, outcome: Any, attempts: List[Dict[str, Any]]) -> Dict[str, Any]:

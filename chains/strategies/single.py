@@ -26,7 +26,7 @@ def _prepare(chain: Any, request: Any) -> Tuple[str, str, Any, Any, List[Any]]:
         alias, max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
         temperature=request.options.temperature,
     )
-    messages = request.prompt.format_messages(request.inputs)
+    messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     return alias, reason, cfg, model, messages
 
 
@@ -52,4 +52,4 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
     }
 
 
-SINGLE = StrategySpec("single", run, stream, Output)
+SINGLE = StrategySpec("single", run, stream, Output, bulk="pinned")

@@ -71,7 +71,11 @@ def estimate_messages(messages: Iterable[Any]) -> int:
 # --- windows ---------------------------------------------------------------------------------------------
 def usable_window(settings: Settings, alias: str, exact: bool = False) -> int:
     """The model's context window minus its safety margin (no margin for an exact CountTokens count)."""
-    cfg = settings.model(alias)
+    return model_usable_window(settings.model(alias), exact)
+
+
+def model_usable_window(cfg: Any, exact: bool = False) -> int:
+    """``usable_window`` for a model's configuration already looked up."""
     if exact:
         return cfg.context_window
     return int(cfg.context_window * (1.0 - cfg.token_margin))

@@ -87,6 +87,23 @@ def test_longer_prefix_reads_the_shorter_and_writes_the_rest(client):
     assert usage["cacheWriteInputTokens"] == 1500 + 1200 + 3 - 1500  # +3: message framing
 
 
+def test_a_moved_checkpoint_still_reads_the_prefix_an_earlier_one_wrote(client):
+    # A conversation marks its newest turns each request and drops older marks (at most 4); the markers are
+    # not part of the cache key ("Anthropic reads the longest matching prefix and excludes cache_control from
+    # the cache key", gnachman/iTerm2 release v20260622-nightly).
+    turn1 = [{"text": long_text(1500)}]
+    reply = {"role": "assistant", "content": [{"text": "Noted."}]}
+    turn2 = [{"text": "And the harbour office?"}]
+    first = client.converse(modelId=SONNET45, inferenceConfig={"maxTokens": 200}, messages=[
+        {"role": "user", "content": turn1 + [CP]}, reply, {"role": "user", "content": turn2 + [CP]}])["usage"]
+    assert first["cacheWriteInputTokens"] > 1500
+    # Next turn: the first turn's marker is dropped, the second keeps its own, the new turn gets one.
+    second = client.converse(modelId=SONNET45, inferenceConfig={"maxTokens": 200}, messages=[
+        {"role": "user", "content": turn1}, reply, {"role": "user", "content": turn2 + [CP]}, reply,
+        {"role": "user", "content": [{"text": "And the ledgers?"}, CP]}])["usage"]
+    assert second["cacheReadInputTokens"] == first["cacheWriteInputTokens"]
+
+
 def test_prefix_under_minimum_is_not_cached_and_not_an_error(client):
     usage = ask(client, HAIKU45, 3000)["usage"]  # Haiku 4.5 needs 4,096
     assert usage["cacheWriteInputTokens"] == 0 and usage["cacheReadInputTokens"] == 0

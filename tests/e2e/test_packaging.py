@@ -23,11 +23,11 @@ from typing import Dict
 import pytest
 
 from tools import package
-from tools.package import CATALOGUE_FILES, BuildOptions, build, read_pins
+from tools.package import BuildOptions, build, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE_PY = "{}.{}".format(*sys.version_info[:2])
-ALLOWED_TOP = {"handler.py", "config.yaml", "chains", "prompts", "__pycache__", "bedrock_local"}  # its catalogue
+ALLOWED_TOP = {"handler.py", "config.yaml", "chains", "prompts", "bedrock_local", "__pycache__"}
 TEST_ONLY = {"pytest", "pytest-asyncio", "moto", "hypothesis", "cfn-lint", "awslambdaric", "langchain-tests",
              "nbclient", "nbformat", "ipykernel", "matplotlib", "psutil", "aws-sam-cli", "litellm"}
 
@@ -66,9 +66,10 @@ def test_ships_the_service_and_only_the_allowlist(tmp_path):
     for required in ("handler.py", "config.yaml", "chains/__init__.py", "chains/registry.py", "prompts/qa.yaml"):
         assert required in entries
     assert {e.split("/", 1)[0] for e in entries} <= ALLOWED_TOP
-    assert not [e for e in entries if e.startswith(("tests/", "bedrock_local/", "benchmarks/", "notebooks/"))
-                and e not in CATALOGUE_FILES]  # the model catalogue only (chains/catalogue.py reads it)
-    assert set(CATALOGUE_FILES) <= set(entries)
+    assert not [e for e in entries if e.startswith(("tests/", "benchmarks/", "notebooks/"))]
+    # Of bedrock_local, only the model catalogue the service reads (not the emulator), and it imports alone.
+    shipped = sorted(e.split("/", 1)[1] for e in entries if e.startswith("bedrock_local/") and "__pycache__" not in e)
+    assert shipped == sorted(package.CATALOGUE_FILES)
     assert not [e for e in entries if e.endswith(".env") or "/.env" in e]
     # The builder itself is a developer tool, not part of what Lambda runs.
     assert not [e for e in entries if e.startswith("tools/") or e.endswith("package.py")]
@@ -276,7 +277,7 @@ def test_full_build_for_arm64_python312(tmp_path):
                    "aws_lambda_powertools", "handler.py", "chains"):
         assert needed in tops
     assert not tops & {"tests", "pytest", "_pytest", "moto", "cfnlint", "awslambdaric", "bin"}
-    assert {e for e in entries if e.startswith("bedrock_local/")} == set(CATALOGUE_FILES)  # the catalogue only
+    assert "bedrock_local/emulator.py" not in entries and "bedrock_local/catalogue.json" in entries
     with zipfile.ZipFile(result.path) as zf:
         so = [n for n in zf.namelist() if n.startswith("pydantic_core/") and n.endswith(".so")]
         assert so and "cpython-312-aarch64-linux-gnu" in so[0]

@@ -16,18 +16,22 @@ PACKAGE = ROOT / "chains"
 # Lower layers never import higher ones (docs/architecture.md, "Import direction"). A module may import its
 # own layer only inside its own subpackage.
 LAYERS = [
+    ("chains.deadline", "chains.echo"),
     ("chains.errors",),
     ("chains.catalogue",),
     ("chains.config",),
+    ("chains.caching.facts", "chains.caching.marks"),
     ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",
      "chains.observability.redaction", "chains.observability.log_format"),
     ("chains.tokens",),
+    ("chains.caching",),
     ("chains.calls",),
     ("chains.runtime", "chains.observability"),
     ("chains.routing",),
     ("chains.chain",),
     ("chains.strategies",),
     ("chains.registry",),
+    ("chains.bulk",),
     ("chains.service",),
     ("chains.cli", "chains"),
 ]

@@ -28,8 +28,9 @@ from chains.calls.call import bedrock_latency, message_text
 from chains.errors import ChainsError, to_model_error
 from chains.tokens.estimator import estimate_messages, fits
 from chains.limits import call_max_tokens
+from chains.caching.placement import place, remember
 from chains.models import structured_output
-from chains.usage import call_cost
+from chains.usage import call_cost, split_usage
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def run_judge(
     compared: Sequence[str],
     config: Mapping[str, Any],
     call: Callable[[Callable[[], Any]], Any],
+    cache: bool = False,
 ) -> Dict[str, Any]:
     """Score ``answers`` (alias -> text). ``call(fn)`` runs ``fn`` under the request's deadline.
 
@@ -170,7 +172,7 @@ def run_judge(
         "criteria": "\n".join(f"- {c}" for c in settings.criteria),
         "answers": shown,
         "labels": ", ".join(labels),
-    })
+    }, cache=cache)
     max_tokens = call_max_tokens(app, alias, settings.max_tokens)
     needed = estimate_messages(judge_messages)
     if not fits(app, alias, needed, max_tokens):
@@ -181,9 +183,11 @@ def run_judge(
     schema = verdict_schema(labels)
     model = runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=settings.temperature)
     structured = structured_output(model, cfg, schema, include_raw=True)
+    # The judge's call is made here (structured output), so its checkpoints are placed here, for its model.
+    placement = place(cfg.model_id, judge_messages)
     start = time.perf_counter()
     try:
-        reply = call(lambda: structured.invoke(judge_messages, config=config))
+        reply = call(lambda: structured.invoke(placement.messages, config=config))
     except Exception as exc:
         err = exc if isinstance(exc, ChainsError) else to_model_error(exc, cfg.model_id)
         result["latency_ms"] = _ms(start)
@@ -194,8 +198,8 @@ def run_judge(
     result["latency_ms"] = _ms(start)
     raw = reply.get("raw")
     if raw is not None:
-        usage = getattr(raw, "usage_metadata", None) or {}
-        result["usage"] = {k: int(usage.get(k, 0) or 0) for k in ("input_tokens", "output_tokens", "total_tokens")}
+        remember(placement, raw)
+        result["usage"] = split_usage(getattr(raw, "usage_metadata", None) or {})
         result["cost_usd"] = round(call_cost(app, cfg.model_id, result["usage"]), 8)
         result["bedrock_latency_ms"] = bedrock_latency(raw)
     parsed = reply.get("parsed")

@@ -5,8 +5,9 @@ request (chain, prompt name, inputs, options), every model's entry, the judge, t
 all calls so far. Writing is best effort by design: a failure is logged and reported in the response's
 ``storage`` section, and the answer is returned all the same.
 
-The S3 client is built once per runtime, on the first write, with short timeouts and two tries: a slow
-bucket must not eat the Lambda's deadline.
+The S3 client is built once per runtime, on the first write, with short timeouts and two tries, and the
+write (client building included) is bounded by the time left before the request's deadline: a bucket that
+never answers costs at most that, and the answer carries ``storage.error`` (``Timeout``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import uuid
 from typing import Any, Dict, Mapping, Optional
 
 from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
+
+import chains.deadline as deadline
+from chains.calls.bounded import CallAbandoned, run_bounded
+from chains.echo import clip
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +101,20 @@ def store_comparison(chain: Any, request: Any, config: Mapping[str, Any], result
 
         document.update(summarise(chain.settings, collector.usage_metadata))
     section: Dict[str, Any] = {"bucket": bucket, "key": key}
+    # The copy gets what is left of the request's deadline (chains.deadline), client building included:
+    # a bucket that never answers must not hold the answer past it. No time left: not attempted.
+    left = deadline.remaining_s(request.deadline) if request.deadline is not None else None
     try:
-        store_for(chain.runtime).put_json(bucket, key, document)
+        if left is not None and left <= 0:
+            raise CallAbandoned("no time left before the request's deadline")
+        run_bounded(lambda: store_for(chain.runtime).put_json(bucket, key, document), left, name="s3-copy")
     except Exception as exc:  # best effort: never lose the answer over its copy
-        code = _error_code(exc)
-        logger.warning("comparison not stored in S3", extra={"bucket": bucket, "key": key, "error_type": code,
-                                                            "request_id": request_id})
-        section.update(ok=False, error={"type": code, "message": _short(exc)})
+        code = "Timeout" if isinstance(exc, CallAbandoned) else _error_code(exc)
+        # The log has the details (with the request id); the body says what happened, without the
+        # endpoint URL or anything botocore put in its message.
+        logger.warning("comparison not stored in S3: %s", clip(str(exc) or type(exc).__name__, 500),
+                       extra={"bucket": bucket, "key": key, "error_type": code, "request_id": request_id})
+        section.update(ok=False, error={"type": code, "message": _public_message(code)})
         return section
     section.update(ok=True, uri=f"s3://{bucket}/{key}")
     return section
@@ -122,5 +134,7 @@ def _error_code(exc: BaseException) -> str:
     return error_code(exc) or type(exc).__name__
 
 
-def _short(exc: BaseException) -> str:
-    return (str(exc) or type(exc).__name__)[:300]
+def _public_message(code: str) -> str:
+    if code == "Timeout":
+        return "not stored: the request's deadline left no time for the copy"
+    return f"not stored: S3 answered {code}; the details are in the log under this request id"

@@ -31,6 +31,13 @@ def route(runtime, chain="qa", **inp):
     return Router(get_chain(chain, runtime)).invoke(inp)
 
 
+@pytest.fixture
+def runtime(clean_env):
+    """These tests pin the keyword rules (``router.mode: rules``); the learned default (the shipped config) is
+    tested in test_learned_routing.py."""
+    return _runtime(clean_env, lambda data: None)
+
+
 # Each case: the chain input, then what the decision must say.
 CASES = [
     # --- content signals (balanced preference, the default) ---
@@ -195,6 +202,7 @@ def test_the_router_is_a_runnable_in_a_pipeline(runtime):
 
 def _runtime(clean_env, mutate, prompts_dir=None):
     data = load_config(env={}).model_dump()
+    data["router"]["mode"] = "rules"
     mutate(data)
     if prompts_dir is not None:
         data["prompts_dir"] = str(prompts_dir)

@@ -44,7 +44,8 @@ def test_stream_uses_converse_stream_and_yields_text_before_the_metadata(qa, emu
                              "candidates": ["claude_haiku"]}
     record = emulator.calls[0]
     assert meta["usage"] == {"input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
-                             "total_tokens": record.input_tokens + record.output_tokens}
+                             "total_tokens": record.input_tokens + record.output_tokens,
+                             "cache_read_input_tokens": 0, "cache_write_input_tokens": 0}
     assert meta["cost_usd"] > 0 and meta["latency_ms"] > 0 and meta["attempts"] == []
     assert "Amazon Nova" in "".join(texts)
 

@@ -1,0 +1,75 @@
+"""THE accessor of prompt-caching facts per model id (the only reader of the catalogue's caching data).
+
+Until the service's model facts are catalogue-driven (branch h17), the facts come from
+``bedrock_local.catalogue`` looked up by the configured model id (bare id, ``us.``/``global.`` profile or
+ARN all resolve to the base model). Point ``caching_facts`` at the service's own owner when it exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+logger = logging.getLogger(__name__)
+
+TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
+
+
+@dataclass(frozen=True)
+class CacheFacts:
+    """What placement and pricing need to know about one model's prompt caching."""
+
+    min_tokens: int  # per checkpoint: a shorter prefix is not cached (Bedrock: no error, no saving)
+    max_checkpoints: int  # a fifth checkpoint is a 400 on Anthropic models
+    ttl: str  # the TTL we ask for ("5m": the default every caching model offers)
+    fields: Tuple[str, ...]  # where checkpoints may go: system, messages, tools (Nova: no tools)
+
+    @property
+    def ttl_s(self) -> float:
+        return TTL_SECONDS.get(self.ttl, 300.0)
+
+
+@dataclass(frozen=True)
+class CachePrices:
+    """USD per 1,000 tokens read from / written to the cache (None: billed as ordinary input)."""
+
+    read_per_1k: Optional[float]
+    write_per_1k: Optional[float]
+
+
+@functools.lru_cache(maxsize=256)
+def caching_facts(model_id: str) -> Optional[CacheFacts]:
+    """The model's caching facts; None when it has no prompt caching (a cachePoint would be a 400)."""
+    entry = _entry(model_id)
+    caching = entry.capabilities.prompt_caching if entry is not None else None
+    if caching is None:
+        return None
+    return CacheFacts(caching.min_tokens, caching.max_checkpoints, "5m", tuple(caching.fields))
+
+
+@functools.lru_cache(maxsize=256)
+def cache_prices(model_id: str) -> CachePrices:
+    """Cache read / write prices of the model (catalogue, on-demand, 5-minute TTL)."""
+    entry = _entry(model_id)
+    if entry is None:
+        return CachePrices(None, None)
+    return CachePrices(entry.price.cache_read, entry.price.cache_write)
+
+
+def _entry(model_id: str):  # -> Optional[bedrock_local.catalogue.ModelEntry]
+    # Imported on first use: the catalogue parses a JSON file, nothing at import time.
+    try:
+        from bedrock_local.catalogue import default_catalogue
+    except ImportError:
+        # The Lambda zip ships bedrock_local only with --include-emulator: without the catalogue no model is
+        # known to cache, so none gets a checkpoint (never a 400) and cache tokens are priced as input.
+        _warn_once()
+        return None
+    return default_catalogue().base_of(model_id or "")
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_once() -> None:
+    logger.warning("prompt caching off: the model catalogue (bedrock_local.catalogue) is not installed")
