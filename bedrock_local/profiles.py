@@ -51,6 +51,8 @@ class ModelProfile:
                 "latency": {"first_token_ms": self.first_token_ms, "per_token_ms": self.per_token_ms}}
 
 
+# The emulator's own defaults without a config file (the seed's ids; bedrock_local's suites are built on them).
+# config.yaml now names current models by id only: load_profiles fills their figures from the catalogue.
 DEFAULT_PROFILES: dict[str, ModelProfile] = {
     p.model_id: p
     for p in (
@@ -71,18 +73,27 @@ _ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:(?:foundation-model|infe
 
 
 def _profile_from_config(alias: str, entry: Mapping[str, Any]) -> ModelProfile:
+    # config.yaml may name only the model id: the figures it leaves out are the catalogue's (as in the service).
+    from .catalogue import default_catalogue
+
+    base = default_catalogue().base_of(str(entry["model_id"]))
+    known = ModelProfile.from_entry(base) if base is not None else None
     caps = entry.get("capabilities") or {}
     lat = entry.get("latency") or {}
+
+    def figure(key: str, given: Any, default: Any) -> Any:
+        return given if given is not None else (getattr(known, key) if known is not None else default)
+
     return ModelProfile(
         alias=alias,
         model_id=str(entry["model_id"]),
-        context_window=int(entry["context_window"]),
-        max_output_tokens=int(entry["max_output_tokens"]),
-        vision=bool(caps.get("vision", True)),
-        tools=bool(caps.get("tools", True)),
-        documents=bool(caps.get("documents", True)),
-        first_token_ms=float(lat.get("first_token_ms", 0)),
-        per_token_ms=float(lat.get("per_token_ms", 0)),
+        context_window=int(figure("context_window", entry.get("context_window"), None)),
+        max_output_tokens=int(figure("max_output_tokens", entry.get("max_output_tokens"), None)),
+        vision=bool(figure("vision", caps.get("vision"), True)),
+        tools=bool(figure("tools", caps.get("tools"), True)),
+        documents=bool(figure("documents", caps.get("documents"), True)),
+        first_token_ms=float(figure("first_token_ms", lat.get("first_token_ms"), 0)),
+        per_token_ms=float(figure("per_token_ms", lat.get("per_token_ms"), 0)),
     )
 
 

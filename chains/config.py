@@ -53,13 +53,24 @@ class Capabilities(StrictModel):
     vision: bool = False
     tools: bool = True
     documents: bool = False
+    reasoning: bool = False
+    # toolChoice modes the model accepts (Claude Sonnet 5.5: only "auto", no forced tool use).
+    tool_choice: List[Literal["auto", "any", "tool"]] = Field(default_factory=lambda: ["auto", "any", "tool"])
+    service_tiers: List[Literal["default", "flex", "priority"]] = Field(default_factory=lambda: ["default"])
+    prompt_caching: bool = False
 
 
 class Price(StrictModel):
-    """USD per 1,000 tokens (on-demand)."""
+    """USD per 1,000 tokens (on-demand); the optional figures default to the on-demand ones where unknown."""
 
     input_per_1k: float = Field(ge=0)
     output_per_1k: float = Field(ge=0)
+    batch_input_per_1k: Optional[float] = Field(default=None, ge=0)
+    batch_output_per_1k: Optional[float] = Field(default=None, ge=0)
+    cache_read_per_1k: Optional[float] = Field(default=None, ge=0)
+    cache_write_per_1k: Optional[float] = Field(default=None, ge=0)
+    # Service tier -> multiplier of the on-demand prices (flex 0.5, priority 1.75 on Nova).
+    tier_multipliers: Dict[str, float] = Field(default_factory=dict)
 
 
 class Latency(StrictModel):
@@ -91,7 +102,17 @@ class ModelParams(StrictModel):
     stop: Optional[List[str]] = None
 
 
+# The figures the model catalogue supplies for a known model id; config.yaml may override any of them, and must
+# give the required ones for an id the catalogue does not know.
+CATALOGUE_FIGURES = ("context_window", "max_output_tokens", "capabilities", "price", "latency", "count_tokens_api")
+REQUIRED_FIGURES = ("context_window", "max_output_tokens", "price")
+
+
 class ModelConfig(StrictModel):
+    """One ``models:`` entry. Only ``model_id`` is needed for a model the catalogue knows (chains.catalogue):
+    window, output limit, capabilities, prices and latency come from it by model id, and any figure given
+    here overrides the catalogue's."""
+
     model_id: str = Field(min_length=1)
     # The environment variable users already know for this model's id (e.g. AMAZON_NOVA_PRO_MODEL_ID).
     model_id_env: Optional[str] = None
@@ -110,6 +131,34 @@ class ModelConfig(StrictModel):
     # Relative answer quality (higher is better) and the tier the router maps difficulty to.
     quality: int = Field(default=1, ge=0)
     tier: Literal["fast", "strong"] = "fast"
+    # Whether the figures came from the model catalogue (False: all given in config.yaml).
+    catalogued: bool = Field(default=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalogue_figures(cls, data: Any) -> Any:
+        """Fill the figures config.yaml leaves out from the catalogue entry of ``model_id`` (given ones win)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("model_id"), str):
+            return data
+        from chains.catalogue import model_facts
+
+        facts = model_facts(data["model_id"])
+        if facts is None:
+            missing = [k for k in REQUIRED_FIGURES if k not in data]
+            if missing:
+                raise ValueError(
+                    f"model id '{data['model_id'][:200]}' is not in the model catalogue "
+                    f"(bedrock_local/catalogue.json): give its {', '.join(missing)} in config.yaml"
+                )
+            return data
+        merged: Dict[str, Any] = dict(data)
+        for key in CATALOGUE_FIGURES:
+            if key not in data or data[key] is None:
+                merged[key] = facts[key]
+            elif isinstance(facts[key], dict) and isinstance(data[key], Mapping):
+                merged[key] = {**facts[key], **data[key]}
+        merged["catalogued"] = True
+        return merged
 
 
 StrategyName = Literal["single", "routed", "fallback", "compare", "map_reduce", "agent", "chat"]
@@ -306,6 +355,10 @@ def load_config(
         path = Path(source or env.get("CHAINS_CONFIG") or _working_dir_config() or DEFAULT_CONFIG_PATH)
         data, origin = _read_yaml(path), str(path)
 
+    # The environment beats the file (not configuration passed in code): model ids first, so the catalogue's
+    # figures are those of the model actually called.
+    if not in_code:
+        data = _with_env_model_ids(data, env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -316,9 +369,6 @@ def load_config(
 
     # The environment beats the file, but not configuration passed in code.
     if not in_code:
-        for model in settings.models.values():
-            if model.model_id_env and env.get(model.model_id_env, "").strip():
-                model.model_id = env[model.model_id_env].strip()
         if env.get("CHAINS_BACKEND"):
             settings.backend = _check_backend(env["CHAINS_BACKEND"], "CHAINS_BACKEND")
         env_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -330,6 +380,19 @@ def load_config(
     if region is not None:
         settings.region = region
     return settings
+
+
+def _with_env_model_ids(data: Dict[str, Any], env: Mapping[str, str]) -> Dict[str, Any]:
+    """``data`` with each model's ``model_id`` replaced by its ``model_id_env`` variable, when set."""
+    models = data.get("models")
+    if not isinstance(models, Mapping):
+        return data
+    out = dict(models)
+    for alias, raw in models.items():
+        var = raw.get("model_id_env") if isinstance(raw, Mapping) else None
+        if isinstance(var, str) and env.get(var, "").strip():
+            out[alias] = {**raw, "model_id": env[var].strip()}
+    return {**data, "models": out}
 
 
 def _working_dir_config() -> Optional[Path]:

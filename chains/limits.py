@@ -1,8 +1,7 @@
 """THE max_tokens resolution: what a request asks for, what one call to a model is given, what it reserves.
 
 * ``requested_max_tokens``: ``options.max_tokens``, else the prompt file's per-task ``max_tokens``.
-* ``call_max_tokens``: that request clamped to the model's ``max_output_tokens`` (None: the model's own
-  default from config.yaml ``params``).
+* ``call_max_tokens``: what one call is sent as maxTokens (always): the same figure as ``output_reserve``.
 * ``output_reserve``: the output tokens one call may write, for window and cost planning: the request, else
   the model's ``params.max_tokens``, else its ``max_output_tokens``; never above ``max_output_tokens``.
 """
@@ -19,9 +18,11 @@ def requested_max_tokens(request: Any) -> Optional[int]:
     return request.options.max_tokens or request.prompt.metadata.max_tokens
 
 
-def call_max_tokens(settings: Settings, alias: str, requested: Optional[int]) -> Optional[int]:
-    """``requested`` clamped to the model's limit; None leaves the model's configured default."""
-    return min(requested, settings.model(alias).max_output_tokens) if requested else None
+def call_max_tokens(settings: Settings, alias: str, requested: Optional[int]) -> int:
+    """``requested`` clamped to the model's limit, else the model's ``params.max_tokens``, else its output limit:
+    never None, so maxTokens is always sent (Bedrock reserves quota for input plus maxTokens, and some Claude
+    models cap output at 4,096 tokens when it is absent)."""
+    return output_reserve(settings, alias, requested)
 
 
 def output_reserve(settings: Settings, alias: str, requested: Optional[int] = None) -> int:

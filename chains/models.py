@@ -212,7 +212,7 @@ class ModelFactory:
         params = {k: v for k, v in cfg.params.model_dump().items() if v is not None}
         params.update({k: v for k, v in overrides.items() if v is not None})
         return ChatBedrockConverse(
-            model=cfg.model_id,
+            model=invocation_id(cfg, region),
             region_name=region,
             client=self.client(region, cfg.retry),
             bedrock_client=self._control_client(region),
@@ -220,6 +220,29 @@ class ModelFactory:
         )
 
 
+def invocation_id(cfg: ModelConfig, region: str) -> str:
+    """The id a call uses: the configured one, except a bare id of a model that cannot be called on demand in
+    ``region`` (Claude 4.x, Nova 2): then the system inference profile of the region's geography (us. in
+    us-east-1, eu. in eu-west-1 ...), which Bedrock would otherwise ask for with a 400 ("on-demand throughput
+    isn't supported"). Explicit profiles and ARNs are used as given."""
+    from chains.catalogue import profile_for
+
+    return profile_for(cfg.model_id, region) or cfg.model_id
+
+
 def _profile_source(settings: Settings) -> Dict[str, Any]:
     """The configuration as bedrock_local reads it (the ``models`` section, with ids after env overrides)."""
     return {"models": {alias: m.model_dump() for alias, m in settings.models.items()}}
+
+
+def structured_output(model: Any, cfg: ModelConfig, schema: Any, *, include_raw: bool = False) -> Any:
+    """``model.with_structured_output(schema)`` by a method ``cfg``'s model accepts.
+
+    Forced tool use (toolChoice any / tool) where the catalogue says the model offers it; otherwise Bedrock's
+    native structured output (Converse ``outputConfig.textFormat`` json_schema, langchain-aws
+    ``method="json_schema"``): Claude Sonnet 5.5 refuses forced tool use, and with toolChoice auto the model
+    may answer in prose, which would make the judge and the router's classifier fail at random.
+    """
+    forced = {"any", "tool"} & set(cfg.capabilities.tool_choice)
+    method = "function_calling" if forced and cfg.capabilities.tools else "json_schema"
+    return model.with_structured_output(schema, include_raw=include_raw, method=method)

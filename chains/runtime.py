@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from chains.calls.cooldown import Cooldown
+from chains.calls.retired import Retired
 from chains.config import Settings
 from chains.prompts import PromptLibrary
 
@@ -32,6 +33,7 @@ class Runtime:
     chain_builder: Optional[Callable[[str, "Runtime"], "BedrockChain"]] = None
     chains: Dict[str, "BedrockChain"] = field(default_factory=dict)  # built chains by name
     cooldown: Cooldown = field(default_factory=Cooldown)  # models cooling down after a failure
+    retired: Retired = field(default_factory=Retired)  # models Bedrock retired (end of life), for the container
     router_rules: Optional["CompiledRules"] = None  # the router section, compiled (chains.routing)
     comparison_store: Optional["ComparisonStore"] = None  # compare's S3 copies (chains.strategies.compare)
     # chains.bulk's per-process state: its S3 and control-plane clients, compare's per-model answer chains.

@@ -24,19 +24,6 @@ AWS_ENV = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _retired_default_models():
-    """config.yaml still names Claude 3 Haiku / Sonnet, which are at end of life in us-east-1; bedrock_local
-    refuses them there by default, as Bedrock does (404 ResourceNotFoundException).  Until the defaults move
-    to current models, the suite runs the emulator with lifecycle enforcement off (BEDROCK_LOCAL_LIFECYCLE=0);
-    bedrock_local's own lifecycle tests build their emulators with lifecycle=True.  Delete this fixture
-    when config.yaml names current models."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BEDROCK_LOCAL_LIFECYCLE", "0")
-    yield
-    mp.undo()
-
-
 @pytest.fixture(autouse=True)
 def _cold_prompt_prefixes():
     """The router's prefix LRU (chains.caching.placement) is per process; each test starts cold, like the

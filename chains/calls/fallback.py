@@ -27,6 +27,7 @@ from langchain_core.runnables import RunnableConfig
 from chains.calls.bounded import CallAbandoned, run_bounded
 from chains.calls.call import Attempt, CallOutcome, invoke_model
 from chains.calls.cooldown import Cooldown
+from chains.calls.retired import retirement_reason
 from chains.calls.settings import ResilienceSettings, resilience_settings
 from chains.calls.stream import stream_model
 from chains.errors import (
@@ -95,6 +96,10 @@ class _Run:
     def before_attempt(self, alias: str) -> Optional[float]:
         """Checks before a call; returns the time it may take in seconds (None: no deadline)."""
         cfg = self.settings.model(alias)
+        retired = self.chain.runtime.retired.reason(cfg.model_id)
+        if retired is not None:  # Bedrock refused it for good in this container: no call
+            self.skip(alias, "retired", f"retired: {retired}")
+            raise _Skipped(alias)
         if self.overflow_window is not None and cfg.context_window <= self.overflow_window:
             self.skip(alias, CONTEXT_OVERFLOW,
                       f"window {cfg.context_window:,} is not larger than one that overflowed "
@@ -117,7 +122,11 @@ class _Run:
         self.attempts.append(
             Attempt(cfg.model_id, alias, err.error_class, err.code, ms, err.message[:300]).to_dict()
         )
-        seconds = self.rs.cooldown_s.get(err.error_class, 0)
+        reason = retirement_reason(err)
+        if reason is not None:  # end of life: for the life of the container, not a cooldown
+            self.chain.runtime.retired.retire(alias, cfg, reason)
+            self.attempts[-1]["retired"] = f"retired: {reason}"
+        seconds = self.rs.cooldown_s.get(err.error_class, 0) if reason is None else 0
         if seconds:
             self.cooldown.trip(alias, err.error_class, seconds)
         if err.error_class == CONTEXT_OVERFLOW:

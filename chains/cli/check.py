@@ -88,13 +88,34 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
     alias_w = max((len(a) for a in settings.models), default=0)
     id_w = max((len(c.model_id) for c in settings.models.values()), default=0)
     for alias, cfg in settings.models.items():
-        line = f"  {alias:<{alias_w}}  {cfg.model_id:<{id_w}}" if ping else f"  {alias:<{alias_w}}  {cfg.model_id}"
+        text, retired = lifecycle_line(cfg, settings.region)
+        ok = ok and not retired
+        line = f"  {alias:<{alias_w}}  {cfg.model_id:<{id_w}}  {text}"
         if ping:
             status, detail = _ping(factory, alias)
             ok = ok and status
             line += f"  {'OK' if status else 'FAIL'} {detail}"
         lines.append(line)
     return "\n".join(lines), ok
+
+
+def lifecycle_line(cfg: Any, region: str) -> Tuple[str, bool]:
+    """The model's lifecycle in ``region`` from the catalogue (no network), and whether it is past end of life."""
+    import chains.catalogue as catalogue
+
+    state = catalogue.lifecycle(cfg.model_id, region)
+    if state is None:
+        return "lifecycle: unknown (not in the model catalogue; figures from config.yaml)", False
+    after = catalogue.successor(cfg.model_id)
+    then = f"; successor {after}" if after else ""
+    if state.status == catalogue.END_OF_LIFE:
+        when = f" since {state.eol_date}" if state.eol_date else ""
+        env = f"set {cfg.model_id_env}" if cfg.model_id_env else "change its model_id"
+        return f"lifecycle: END OF LIFE in {region}{when}{then} ({env})", True
+    if state.status == catalogue.LEGACY:
+        when = f", end of life {state.eol_date}" if state.eol_date else ""
+        return f"lifecycle: legacy in {region}{when}{then}", False
+    return f"lifecycle: active in {region}", False
 
 
 def config_problems(runtime: Any) -> List[str]:

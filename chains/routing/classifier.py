@@ -12,6 +12,7 @@ from pydantic import Field
 from chains.calls.bounded import CallAbandoned, run_bounded
 from chains.calls.settings import resilience_settings
 from chains.errors import to_model_error
+from chains.models import structured_output
 from chains.routing.settings import CompiledRules
 from chains.usage import estimate_cost
 
@@ -59,7 +60,7 @@ def classify_request(
     if schema is None:
         schema = rules.classifier_schema = _classifier_schema(list(rs.domains))
     model = chain.runtime.factory.chat_model(alias, max_tokens=200, temperature=0.0)
-    structured = model.with_structured_output(schema)
+    structured = structured_output(model, settings.model(alias), schema)
     prompt = [("system", _CLASSIFIER_SYSTEM), ("human", text[: rs.llm.max_chars] or "(empty request)")]
     start = time.perf_counter()
     try:

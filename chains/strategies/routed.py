@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from chains.attachments import ATTACHMENT_INPUTS, build_messages
 from chains.calls.fallback import call_with_fallbacks, stream_with_fallbacks
 from chains.chain import ChainOutput, StrategySpec
+from chains.models import invocation_id
 from chains.errors import ChainsError
 from chains.routing.decision import RouteDecision, decide
 from chains.routing.signals import domain_preamble
@@ -37,7 +38,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
     return {
         "output": outcome.text,
         "model": outcome.model_id,
-        "route": {**decision.to_dict(), "answered_by": outcome.alias},
+        "route": _route(chain, decision, outcome, attempts),
         "attempts": attempts,
         "stop_reason": outcome.stop_reason,
     }
@@ -58,7 +59,7 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
             outcome = piece["outcome"]
             yield {
                 "model": outcome.model_id,
-                "route": {**decision.to_dict(), "answered_by": outcome.alias},
+                "route": _route(chain, decision, outcome, piece["attempts"]),
                 "attempts": piece["attempts"],
                 "stop_reason": outcome.stop_reason,
             }
@@ -71,6 +72,23 @@ ROUTED = StrategySpec("routed", run, stream, ChainOutput, extra_inputs=ATTACHMEN
 # Same functions: the strategy tells the router to keep the configured order (no content routing).
 FALLBACK = StrategySpec("fallback", run, stream, ChainOutput, extra_inputs=ATTACHMENT_INPUTS, ordered=True,
                         bulk="routed")
+
+
+def _route(chain: Any, decision: RouteDecision, outcome: Any, attempts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The decision, who answered (and through which inference profile, when the configured bare id cannot be
+    called on demand in the region), and the retired models passed over (retired by Bedrock in this container)."""
+    route = {**decision.to_dict(), "answered_by": outcome.alias}
+    cfg = chain.settings.model(outcome.alias)
+    region = cfg.region or chain.settings.region
+    called = invocation_id(cfg, region)
+    if called != cfg.model_id:
+        route["called_through"] = called
+        route["reason"] = (f"{route['reason']}; {outcome.alias} called through inference profile {called} "
+                           f"({cfg.model_id} has no on-demand throughput in {region})")
+    retired = [f"{a['alias']}: {a['message']}" for a in attempts if a.get("error_class") == "retired"]
+    if retired:
+        route["reason"] = f"{route['reason']}; skipped {', '.join(retired)}"
+    return route
 
 
 def with_domain_preamble(request: Any, messages: List[Any], decision: RouteDecision) -> List[Any]:

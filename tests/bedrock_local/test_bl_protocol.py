@@ -47,8 +47,9 @@ def test_event_frames_decode_with_botocore_and_crcs_are_checked():
 
 def test_profiles_from_config_match_defaults():
     from_file = load_profiles(ROOT / "config.yaml")
-    assert from_file == DEFAULT_PROFILES
-    assert from_file[HAIKU] == ModelProfile("claude_haiku", HAIKU, 200_000, 4096, True, True, True, 250, 5)
+    assert [p.alias for p in from_file.values()] == [p.alias for p in DEFAULT_PROFILES.values()]
+    haiku = "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # config.yaml names the id; the figures are the catalogue's
+    assert from_file[haiku] == ModelProfile("claude_haiku", haiku, 200_000, 64_000, True, True, True, 300, 5)
     assert load_profiles() == DEFAULT_PROFILES and load_profiles() is not DEFAULT_PROFILES
 
 
@@ -58,8 +59,9 @@ def test_profiles_from_dict_ignore_unknown_keys():
         "capabilities": {"vision": False, "tools": False}, "latency": {"first_token_ms": 1},
         "price": {"input_per_1k": 1}, "params": {}}}}
     p = load_profiles(cfg)["amazon.nova-micro-v1:0"]
+    # Given keys win; the others are the catalogue's (Nova Micro: text only, 3 ms per output token).
     assert (p.alias, p.context_window, p.vision, p.tools, p.documents, p.first_token_ms, p.per_token_ms) == (
-        "tiny", 1000, False, False, True, 1.0, 0.0)
+        "tiny", 1000, False, False, False, 1.0, 3.0)
     with pytest.raises(ValueError):
         load_profiles({"models": {}})
 

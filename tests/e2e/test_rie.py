@@ -184,8 +184,6 @@ def lambda_env(root: Path, timeout_s: int, **extra: str) -> Dict[str, str]:
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
-    if "BEDROCK_LOCAL_LIFECYCLE" in os.environ:  # tests/conftest.py: retired default models
-        env["BEDROCK_LOCAL_LIFECYCLE"] = os.environ["BEDROCK_LOCAL_LIFECYCLE"]
     env.update(extra)
     return env
 

@@ -81,7 +81,8 @@ def test_function_may_run_batch_jobs_of_the_configured_models_and_pass_only_that
     assert [as_list(s["Resource"]) for s in objects] == [["arn:aws:s3:::my-bulk/runs/*"]]
     # On-demand model access is unchanged by bulk.
     invoke = [s for s in stmts if "bedrock:InvokeModel" in as_list(s["Action"])]
-    assert len(invoke) == 1
+    # The default geography (us): the configured profiles, and the models only through them.
+    assert [s["Sid"] for s in invoke] == ["InvokeConfiguredModels", "InvokeModelsThroughProfiles"]
     env = Resolver(template, **BULK).value(function(template))["Environment"]["Variables"]
     assert env["BULK_ROLE_ARN"] == "<getatt BulkBatchServiceRole.Arn>"
     from chains.bulk.settings import ROLE_ENV

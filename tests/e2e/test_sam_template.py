@@ -103,7 +103,10 @@ def as_list(x: Any) -> List[Any]:
 
 
 def model_ids(config) -> Dict[str, str]:
-    return {m.model_id_env: m.model_id for m in config.models.values()}
+    """env var -> the configured model's base id (config.yaml names us. profiles; the template adds the geo)."""
+    from chains.catalogue import entry
+
+    return {m.model_id_env: entry(m.model_id).id for m in config.models.values()}
 
 
 # --- the linter -------------------------------------------------------------------------------------------------
@@ -189,8 +192,10 @@ def test_model_id_defaults_match_config_yaml(template, config):
     params = template["Parameters"]
     defaults = {params[p]["Default"] for p in ("NovaProModelId", "ClaudeHaikuModelId", "ClaudeSonnetModelId")}
     assert defaults == set(model_ids(config).values())
+    assert params["InferenceProfileGeo"]["Default"] == "us" and config.region.startswith("us-")
     env = Resolver(template).value(function(template))["Environment"]["Variables"]
-    assert {env[k] for k in model_ids(config)} == defaults
+    # The function gets exactly config.yaml's default ids (us. profiles).
+    assert {k: env[k] for k in model_ids(config)} == {m.model_id_env: m.model_id for m in config.models.values()}
 
 
 def test_inference_profile_geo_prefixes_the_model_ids(template, config):
@@ -210,7 +215,7 @@ def _arn_profile(model: str, geo: str) -> str:
 
 
 def test_bedrock_on_demand_only_the_configured_foundation_models(template, config):
-    stmts = statements(template)
+    stmts = statements(template, InferenceProfileGeo="")
     bedrock = [s for s in stmts if any(a.startswith("bedrock:") for a in as_list(s["Action"]))]
     assert len(bedrock) == 1
     assert set(as_list(bedrock[0]["Action"])) == BEDROCK_ACTIONS

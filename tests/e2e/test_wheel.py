@@ -86,7 +86,7 @@ def test_installed_get_chain_answers_offline_from_another_directory(fresh_venv, 
                           text=True, timeout=180, env=_offline_env(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["model"].startswith(("anthropic.", "amazon."))  # answered by the in-process emulator
+    assert out["model"].startswith(("us.anthropic.", "us.amazon."))  # answered by the in-process emulator
     assert str(fresh_venv) in out["file"]  # the installed package, not this checkout
     assert out["config"].endswith("chains/_defaults/config.yaml")
 

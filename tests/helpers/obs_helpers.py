@@ -10,8 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-NOVA = "amazon.nova-pro-v1:0"
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+NOVA = "us.amazon.nova-pro-v1:0"
 
 
 def load_event(name: str) -> Dict[str, Any]:

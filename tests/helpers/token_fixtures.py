@@ -18,7 +18,7 @@ SMALL = {
             "params": {"max_tokens": 200},
         },
         "haiku": {
-            "model_id": "anthropic.claude-3-haiku-20240307-v1:0",
+            "model_id": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
             "context_window": 2000,
             "max_output_tokens": 300,
             "price": {"input_per_1k": 0.00025, "output_per_1k": 0.00125},

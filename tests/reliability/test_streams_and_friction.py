@@ -125,7 +125,7 @@ def test_offline_fastest_is_the_simulated_latency_and_stable(runtime):
 def test_a_summary_of_summaries_has_one_marker_and_an_unsplit_model_id(runtime):
     document = "\n\n".join(f"Section {i}. Nova Pro is discussed here: finding {i} costs {i % 7} units and "
                            f"answers within {100 + i} milliseconds. The team reviews it every quarter."
-                           for i in range(12000))
+                           for i in range(30000))  # ~1.07M tokens: over every window (Sonnet 5.5: 1M)
     body = get_chain("summarize", runtime).invoke({"text": document})
     assert body.get("chunks", 2) > 1
     assert body["output"].count("[bedrock_local ·") == 1

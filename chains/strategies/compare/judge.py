@@ -29,6 +29,7 @@ from chains.errors import ChainsError, to_model_error
 from chains.tokens.estimator import estimate_messages, fits
 from chains.limits import call_max_tokens
 from chains.caching.placement import place, remember
+from chains.models import structured_output
 from chains.usage import call_cost, split_usage
 
 logger = logging.getLogger(__name__)
@@ -160,10 +161,6 @@ def run_judge(
         "scores": None,
         "error": None,
     }
-    if not cfg.capabilities.tools:
-        result["error"] = {"type": "JudgeUnsupported", "message": f"judge model '{alias}' has no tool use, which "
-                           "structured output needs"}
-        return result
 
     names = [n for a, m in app.models.items() for n in (a, m.model_id)]
     shown = "\n\n".join(
@@ -185,7 +182,7 @@ def run_judge(
 
     schema = verdict_schema(labels)
     model = runtime.factory.chat_model(alias, max_tokens=max_tokens, temperature=settings.temperature)
-    structured = model.with_structured_output(schema, include_raw=True)
+    structured = structured_output(model, cfg, schema, include_raw=True)
     # The judge's call is made here (structured output), so its checkpoints are placed here, for its model.
     placement = place(cfg.model_id, judge_messages)
     start = time.perf_counter()

@@ -13,8 +13,10 @@ from chains.errors import PinnedModelUnsuitable, PromptError
 from chains.prompts import PromptLibrary
 
 HAIKU45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # caches: min 4,096 tokens per checkpoint
-SONNET3 = "anthropic.claude-3-sonnet-20240229-v1:0"  # no prompt caching: a cachePoint is a 400
-NOVA = "amazon.nova-pro-v1:0"  # caches: min 1,000 tokens, system and messages only
+# claude_sonnet is set to a model without prompt caching (a cachePoint is a 400): Llama 3.3 70B, active (the
+# seed's Claude 3 Sonnet, which these tests used, is at end of life and refused by bedrock_local).
+SONNET3 = "us.meta.llama3-3-70b-instruct-v1:0"
+NOVA = "us.amazon.nova-pro-v1:0"  # caches: min 1,000 tokens, system and messages only
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +30,9 @@ def _config(chains=None):
     data = load_config(env={}).model_dump()
     haiku = data["models"]["claude_haiku"]
     haiku.update(model_id=HAIKU45, price={"input_per_1k": 0.001, "output_per_1k": 0.005})
+    data["models"]["claude_sonnet"] = {k: v for k, v in data["models"]["claude_sonnet"].items()
+                                       if k in ("model_id_env", "params", "quality", "tier", "retry")}
+    data["models"]["claude_sonnet"]["model_id"] = SONNET3  # its figures from the catalogue
     data["chains"].update({
         "qa_fb": {"prompt": "qa", "strategy": "fallback", "models": ["claude_haiku", "claude_sonnet"]},
         "qa_nocache": {"prompt": "qa", "strategy": "routed", "cache": "off"},
@@ -109,7 +114,7 @@ def test_a_fallback_to_a_model_without_caching_sends_no_cache_point(rt):
     out = rt.chain("qa_fb").invoke({"question": "Where?", "context": text_of(6000)})
     assert out["model"] == SONNET3 and out["attempts"][0]["error_class"] == "throttled"
     [haiku_body] = sent(rt, "claude-haiku-4-5")
-    [sonnet_body] = sent(rt, "claude-3-sonnet")
+    [sonnet_body] = sent(rt, "llama3-3-70b")
     assert len(cache_points(haiku_body)) == 1  # the caching model was offered the checkpoint ...
     assert cache_points(sonnet_body) == []  # ... the fallback without caching got none (else: Bedrock's 400)
     # and was sent the prompt exactly as with caching off: one plain text block
@@ -182,7 +187,7 @@ def test_compare_places_per_model_and_prices_each_exactly(rt):
     first = compare.invoke({"question": "Where?", "context": context, "options": {"judge": False}})
     second = compare.invoke({"question": "Who?", "context": context, "options": {"judge": False}})
     assert len(cache_points(sent(rt, NOVA)[0])) == 1 and len(cache_points(sent(rt, "claude-haiku-4-5")[0])) == 1
-    assert cache_points(sent(rt, "claude-3-sonnet")[0]) == []
+    assert cache_points(sent(rt, "llama3-3-70b")[0]) == []
     by_model = {r["alias"]: r for r in second["results"]}
     assert by_model["nova_pro"]["usage"]["cache_read_input_tokens"] > 0
     assert by_model["claude_haiku"]["usage"]["cache_read_input_tokens"] > 0

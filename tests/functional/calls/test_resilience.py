@@ -14,7 +14,7 @@ from chains.calls.cooldown import Cooldown
 from chains.calls.fallback import call_with_fallbacks
 
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
-NOVA_ID = "amazon.nova-pro-v1:0"
+NOVA_ID = "us.amazon.nova-pro-v1:0"
 EASY = {"question": "What is Amazon S3?"}  # the router's order: haiku, nova_pro, sonnet
 
 
@@ -88,15 +88,15 @@ def test_a_client_error_does_not_cool_the_model_down(runtime, emulator):
 
 
 def test_context_overflow_skips_to_a_larger_window(runtime, emulator):
-    # Pinned haiku, then by quality: sonnet (200K, no larger than haiku's) and nova_pro (300K).
-    emulator.add_fault(HAIKU, error="ValidationException", message="Input is too long for requested model.")
-    status, body = ask(runtime, model=HAIKU, prefer="quality")
+    # Pinned nova_pro (300K), then by cost: haiku (200K, no larger than nova's) and sonnet (1M) (catalogue windows).
+    emulator.add_fault(NOVA, error="ValidationException", message="Input is too long for requested model.")
+    status, body = ask(runtime, model=NOVA, prefer="cost")
     assert status == 200, body
-    assert body["route"]["candidates"] == [HAIKU, SONNET, NOVA] and body["route"]["answered_by"] == NOVA
-    assert calls(emulator) == {HAIKU: 1, NOVA: 1, SONNET: 0}
+    assert body["route"]["candidates"] == [NOVA, HAIKU, SONNET] and body["route"]["answered_by"] == SONNET
+    assert calls(emulator) == {HAIKU: 0, NOVA: 1, SONNET: 1}
     overflow, skip = body["attempts"]
-    assert overflow["error_class"] == "context_overflow" and overflow["alias"] == HAIKU
-    assert skip["alias"] == SONNET and skip["skipped"] is True and skip["error_class"] == "context_overflow"
+    assert overflow["error_class"] == "context_overflow" and overflow["alias"] == NOVA
+    assert skip["alias"] == HAIKU and skip["skipped"] is True and skip["error_class"] == "context_overflow"
     assert "not larger" in skip["message"]
 
 

@@ -8,7 +8,7 @@ from chains import get_chain
 from chains.errors import AllModelsFailed, DeadlineExceeded, ModelClientError, StreamInterrupted
 
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
-NOVA_ID = "amazon.nova-pro-v1:0"
+NOVA_ID = "us.amazon.nova-pro-v1:0"
 EASY = {"question": "What is Amazon S3?", "context": "Amazon S3 is object storage. It keeps data in buckets."}
 
 

@@ -122,6 +122,6 @@ def test_configuration_given_in_code_beats_the_environment():
     # The environment asks for real Bedrock with credentials; the code says local and passes its own env.
     report = run(IN_CODE, {"CHAINS_BACKEND": "bedrock", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
                            "AWS_SECRET_ACCESS_KEY": "x", "CHAINS_CONFIG": "/nonexistent.yaml"})
-    assert report["backend"] == "local" and report["model"].startswith("anthropic.claude-3-haiku")
+    assert report["backend"] == "local" and report["model"].startswith("us.anthropic.claude-haiku-4-5")
     assert report["env"] == [], "chains code read os.environ although env= was given"
     assert report["net"] == []  # bedrock_local in-process: nothing left the process

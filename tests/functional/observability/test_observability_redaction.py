@@ -169,7 +169,7 @@ def test_credential_shapes_are_masked(clean_env, text):
     "input_tokens=97 output_tokens=47 total_tokens: 144",
     "request 123e4567-e89b-12d3-a456-426614174000 took 412.5 ms",
     "commit 0123456789abcdef0123456789abcdef01234567",
-    "anthropic.claude-3-haiku-20240307-v1:0 and us.anthropic.claude-3-haiku-20240307-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0 and us.anthropic.claude-haiku-4-5-20251001-v1:0",
     "ThisIsAVeryLongIdentifierNameForTestingX is fine",
     "Amazon Nova is Amazon's own family of foundation models.",
 ])
@@ -192,7 +192,7 @@ from chains.observability.redaction import _redact_obj, redact_obj, secret_value
 
 _PIECES = st.sampled_from([
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key=abc123XYZ",
-    "SessionToken", "token", "plain words", "anthropic.claude-3-haiku-20240307-v1:0", "\n", "é", "\x00",
+    "SessionToken", "token", "plain words", "us.anthropic.claude-haiku-4-5-20251001-v1:0", "\n", "é", "\x00",
     "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDtestTESTtest1234567890abcdefABCDEF0123456789abcdefg",
 ])
 _TEXT = st.lists(_PIECES | st.text(max_size=12), max_size=4).map("".join)

@@ -22,8 +22,9 @@ from chains.routing.decision import RouteDecision, Router, decide, eligible
 HAIKU, NOVA, SONNET = "claude_haiku", "nova_pro", "claude_sonnet"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
 LONG_CONTEXT = "The quarterly report lists shipments and regional totals. " * 180  # ~2,600 tokens
-HUGE_CONTEXT = "word " * 176_000  # ~220K tokens: fits Nova Pro's 300K window, not the Claude 3 200K ones
-TOO_HUGE_CONTEXT = "word " * 240_000  # ~300K tokens: fits nothing
+# Windows from the model catalogue: Claude Haiku 4.5 200K, Nova Pro 300K, Claude Sonnet 5.5 1M.
+HUGE_CONTEXT = "word " * 176_000  # ~220K tokens: fits Nova Pro's 300K and Sonnet's 1M windows, not Haiku's 200K
+TOO_HUGE_CONTEXT = "word " * 760_000  # ~950K tokens: over every usable window (Sonnet's 1M less the margin)
 
 
 def route(runtime, chain="qa", **inp):
@@ -60,8 +61,9 @@ CASES = [
      {"question": "What is the name?", "context": "def f(): a python traceback, prove the theorem step by step"},
      HAIKU, None, "easy", None),
     # --- preference (beats content) ---
-    ("prefer cost on a hard request", {"question": "Prove the theorem.", "options": {"prefer": "cost"}}, HAIKU,
-     [HAIKU, NOVA, SONNET], "hard", "math"),
+    # catalogue prices: Nova Pro $0.8/$3.2, Haiku 4.5 $1/$5, Sonnet 5.5 $2/$10 per MTok
+    ("prefer cost on a hard request", {"question": "Prove the theorem.", "options": {"prefer": "cost"}}, NOVA,
+     [NOVA, HAIKU, SONNET], "hard", "math"),
     ("prefer quality on an easy request", {"question": "Hi?", "options": {"prefer": "quality"}}, SONNET,
      [SONNET, NOVA, HAIKU], "easy", None),
     ("prefer latency", {"question": "Hi?", "options": {"prefer": "latency"}}, HAIKU, [HAIKU, NOVA, SONNET],
@@ -76,16 +78,16 @@ CASES = [
     ("fallbacks off without a pin", {"question": "Hi?", "options": {"fallbacks": False}}, HAIKU, [HAIKU], "easy",
      None),
     # --- budget ---
-    ("budget drops the strong model", {"question": "Prove the theorem.", "options": {"max_cost_usd": 0.002}},
+    ("budget drops the strong model", {"question": "Prove the theorem.", "options": {"max_cost_usd": 0.003}},
      NOVA, [NOVA, HAIKU], "hard", "math"),
     ("budget that everything fits", {"question": "Hi?", "options": {"max_cost_usd": 1.0}}, HAIKU,
      [HAIKU, NOVA, SONNET], "easy", None),
     # --- windows ---
-    ("~220K tokens fit only Nova Pro", {"question": "Summarise.", "context": HUGE_CONTEXT}, NOVA, [NOVA], "easy",
-     "long input"),
+    ("~220K tokens fit Nova Pro and Sonnet, not Haiku", {"question": "Summarise.", "context": HUGE_CONTEXT}, NOVA,
+     [NOVA, SONNET], "easy", "long input"),
     ("max_tokens counts against the window",
-     {"question": "Hi?", "context": "word " * 141_000, "options": {"max_tokens": 4000}}, NOVA, [NOVA], "easy",
-     None),
+     {"question": "Hi?", "context": "word " * 141_000, "options": {"max_tokens": 4000}}, NOVA, [NOVA, SONNET],
+     "easy", None),
 ]
 
 
@@ -112,12 +114,12 @@ def test_decision_table(runtime, emulator, name, inp, model, candidates, difficu
 @pytest.mark.parametrize(
     "inp, error, status, says",
     [
-        ({"question": "Hi?", "options": {"max_cost_usd": 1e-7}}, BudgetExceeded, 400, "claude_haiku, would cost"),
+        ({"question": "Hi?", "options": {"max_cost_usd": 1e-7}}, BudgetExceeded, 400, "nova_pro, would cost"),
         ({"question": "Hi?", "options": {"model": SONNET, "max_cost_usd": 0.001}}, PinnedModelUnsuitable, 400,
          "above options.max_cost_usd"),
         ({"question": "Hi?", "context": HUGE_CONTEXT, "options": {"model": HAIKU}}, PinnedModelUnsuitable, 400,
          "window"),
-        ({"question": "Hi?", "context": TOO_HUGE_CONTEXT}, InputTooLarge, 413, "nova_pro"),
+        ({"question": "Hi?", "context": TOO_HUGE_CONTEXT}, InputTooLarge, 413, "claude_sonnet"),
         ({"question": "Hi?", "images": [{"mime_type": "image/tiff", "data": PNG}]}, BadRequest, 400, "mime_type"),
         ({"question": "Hi?", "images": [{"mime_type": "image/png", "data": "not base64!"}]}, BadRequest, 400,
          "base64"),
@@ -139,27 +141,27 @@ def test_budget_error_says_what_the_cheapest_would_cost(runtime):
     with pytest.raises(BudgetExceeded) as info:
         route(runtime, question="Hi?", options={"max_cost_usd": 1e-7})
     d = info.value.to_dict()
-    assert d["cheapest_model"] == HAIKU and d["cheapest_cost_usd"] > 1e-7 and d["max_cost_usd"] == 1e-7
+    assert d["cheapest_model"] == NOVA and d["cheapest_cost_usd"] > 1e-7 and d["max_cost_usd"] == 1e-7
 
 
 def test_nothing_fits_is_a_413_with_sizes(runtime):
     with pytest.raises(InputTooLarge) as info:
         route(runtime, question="Hi?", context=TOO_HUGE_CONTEXT)
     d = info.value.to_dict()
-    assert d["estimated_input_tokens"] > 270_000
+    assert d["estimated_input_tokens"] > 900_000
     assert set(d["max_input_tokens"]) == {HAIKU, NOVA, SONNET}
     assert d["max_input_tokens"][NOVA] > d["max_input_tokens"][HAIKU]
 
 
 def test_the_budget_exclusion_is_in_the_reason_and_excluded(runtime):
-    d = route(runtime, question="Prove the theorem.", options={"max_cost_usd": 0.002})
+    d = route(runtime, question="Prove the theorem.", options={"max_cost_usd": 0.003})
     assert SONNET in d.excluded and d.excluded[SONNET].startswith("budget")
     assert "excluded claude_sonnet: budget" in d.reason
 
 
 def test_window_exclusions_are_explained(runtime):
     d = route(runtime, question="Summarise.", context=HUGE_CONTEXT)
-    assert set(d.excluded) == {HAIKU, SONNET}
+    assert set(d.excluded) == {HAIKU}
     assert all(v.startswith("window") for v in d.excluded.values())
 
 
@@ -176,7 +178,7 @@ def test_route_in_the_response_holds_the_decision(runtime, lambda_context):
     r = body["route"]
     for key in ("model", "reason", "candidates", "estimated_input_tokens", "estimated_cost_usd", "domain"):
         assert key in r
-    assert r["model"] == HAIKU and r["answered_by"] == HAIKU and body["model"].startswith("anthropic.claude-3-haiku")
+    assert r["model"] == HAIKU and r["answered_by"] == HAIKU and body["model"].startswith("us.anthropic.claude-haiku-4-5")
 
 
 def test_decide_is_the_same_decision_as_the_runnable(runtime):
@@ -230,7 +232,7 @@ def test_default_preference_from_config(clean_env):
 
     rt = _runtime(clean_env, cost)
     d = route(rt, question="Prove the theorem.")
-    assert d.model == HAIKU and d.prefer == "cost"
+    assert d.model == NOVA and d.prefer == "cost"
 
 
 def test_a_bad_router_section_is_a_config_error_naming_the_key(clean_env):
@@ -293,7 +295,7 @@ def test_the_fallback_strategy_keeps_the_configured_order(runtime, emulator):
     assert d.candidates == [HAIKU, NOVA, SONNET] and d.mode == "ordered"
     assert "configured order" in d.reason
     d = route(runtime, chain="qa_fallback", question="Summarise.", context=HUGE_CONTEXT)
-    assert d.candidates == [NOVA]  # still only models that can take the request
+    assert d.candidates == [NOVA, SONNET]  # still only models that can take the request (configured order)
 
 
 def test_a_chains_model_list_limits_the_candidates(clean_env):
@@ -310,10 +312,10 @@ def test_a_chains_model_list_limits_the_candidates(clean_env):
 def test_eligible_is_reusable(runtime):
     settings = runtime.settings
     e = eligible(settings, [HAIKU, NOVA, SONNET], 220_000, 512)
-    assert e.fitting == [NOVA] and set(e.excluded) == {HAIKU, SONNET}
+    assert e.fitting == [NOVA, SONNET] and set(e.excluded) == {HAIKU}
     e.require_any(settings)  # something fits: no error
     with pytest.raises(InputTooLarge):
-        eligible(settings, [HAIKU, SONNET], 220_000, 512).require_any(settings)
+        eligible(settings, [HAIKU], 220_000, 512).require_any(settings)
     assert eligible(settings, [HAIKU], 1000, needs={"vision"}).fitting == [HAIKU]
 
 

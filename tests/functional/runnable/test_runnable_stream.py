@@ -16,7 +16,7 @@ QUESTION = {
     "question": "Which model family does Amazon Nova belong to?",
     "context": "Amazon Nova is Amazon's own family of foundation models. Claude models come from Anthropic.",
 }
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_options_reach_the_streamed_call(qa, emulator):
     emulator.reset_calls()
     chunks = list(qa.stream({**QUESTION, "options": {"model": "nova_pro", "max_tokens": 5}}))
     summed = total(chunks)
-    assert summed["model"] == "amazon.nova-pro-v1:0" and summed["stop_reason"] == "max_tokens"
+    assert summed["model"] == "us.amazon.nova-pro-v1:0" and summed["stop_reason"] == "max_tokens"
     assert emulator.calls[0].body["inferenceConfig"]["maxTokens"] == 5
 
 

@@ -33,7 +33,7 @@ def test_direct_event_answers_the_contract(call, lambda_context):
     assert status == 200
     assert RESPONSE_KEYS <= set(body)
     assert body["ok"] is True and body["chain"] == "qa"
-    assert body["model"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert body["model"] == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     assert body["route"]["model"] == "claude_haiku" and body["route"]["reason"]
     assert body["attempts"] == []
     assert body["usage"]["total_tokens"] == body["usage"]["input_tokens"] + body["usage"]["output_tokens"] > 0
@@ -153,7 +153,7 @@ def test_chain_is_a_runnable_with_typed_schema(runtime):
     out_schema = chain.get_output_schema().model_json_schema()
     assert {"output", "model", "usage", "cost_usd"} <= set(out_schema["properties"])
     results = chain.batch([{"question": "a?"}, {"question": "b?"}])
-    assert [r["model"] for r in results] == ["anthropic.claude-3-haiku-20240307-v1:0"] * 2
+    assert [r["model"] for r in results] == ["us.anthropic.claude-haiku-4-5-20251001-v1:0"] * 2
 
 
 def test_models_are_built_once_and_share_one_client(runtime):
@@ -167,9 +167,9 @@ def test_models_are_built_once_and_share_one_client(runtime):
 def test_pinned_model_via_options_and_configurable(runtime):
     chain = get_chain("qa", runtime)
     out = chain.invoke({"question": "q", "options": {"model": "nova_pro"}})
-    assert out["model"] == "amazon.nova-pro-v1:0"
+    assert out["model"] == "us.amazon.nova-pro-v1:0"
     out = chain.with_config(configurable={"model": "claude_sonnet"}).invoke({"question": "q"})
-    assert out["model"] == "anthropic.claude-3-sonnet-20240229-v1:0"
+    assert out["model"] == "us.anthropic.claude-sonnet-5-5"
 
 
 def test_prompt_option_outside_compare_is_refused(call):

@@ -11,8 +11,8 @@ import handler
 from chains import ConfigError, build_runtime, get_chain, list_chains, load_config
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-NOVA = "amazon.nova-pro-v1:0"
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+NOVA = "us.amazon.nova-pro-v1:0"
 MODEL_IDS = {m.model_id for m in load_config(env={}).models.values()}
 
 

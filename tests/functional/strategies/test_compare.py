@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[3]
 EVENT = json.loads((ROOT / "events" / "compare.json").read_text())
 ALL = ["nova_pro", "claude_haiku", "claude_sonnet"]
 IDS = {
-    "nova_pro": "amazon.nova-pro-v1:0",
-    "claude_haiku": "anthropic.claude-3-haiku-20240307-v1:0",
-    "claude_sonnet": "anthropic.claude-3-sonnet-20240229-v1:0",
+    "nova_pro": "us.amazon.nova-pro-v1:0",
+    "claude_haiku": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude_sonnet": "us.anthropic.claude-sonnet-5-5",
 }
 ENTRY_KEYS = {"alias", "model", "status", "output", "latency_ms", "bedrock_latency_ms", "usage", "cost_usd",
               "stop_reason"}
@@ -51,12 +51,17 @@ def by_alias(body):
 
 
 def converse_calls(emulator, alias):
-    """Answer calls to ``alias`` (the judge's call carries a toolConfig and is counted apart)."""
-    return [c for c in emulator.calls_for(IDS[alias]) if "toolConfig" not in (c.body or {})]
+    """Answer calls to ``alias`` (the judge's call carries structured output and is counted apart)."""
+    return [c for c in emulator.calls_for(IDS[alias]) if not _structured(c)]
+
+
+def _structured(c):
+    """A structured-output call: forced tool use (toolConfig) or native structured output (outputConfig)."""
+    return "toolConfig" in (c.body or {}) or "outputConfig" in (c.body or {})
 
 
 def judge_calls(emulator):
-    return [c for c in emulator.calls_for(IDS["claude_sonnet"]) if "toolConfig" in (c.body or {})]
+    return [c for c in emulator.calls_for(IDS["claude_sonnet"]) if _structured(c)]
 
 
 # --- the comparison ----------------------------------------------------------------------------------------
@@ -64,7 +69,7 @@ def judge_calls(emulator):
 
 def test_every_model_answers_with_latency_usage_cost(call, emulator, runtime):
     # Different latency per model: the ordering shows up in the entries and the summary.
-    emulator.add_fault("claude_haiku", latency_ms=400)
+    emulator.add_fault("nova_pro", latency_ms=400)
     emulator.add_fault("claude_sonnet", latency_ms=100)
     status, body = call(event())
     assert status == 200 and body["ok"] is True
@@ -82,15 +87,15 @@ def test_every_model_answers_with_latency_usage_cost(call, emulator, runtime):
     r = by_alias(body)
     # bedrock_latency_ms is Bedrock's latencyMs passed through (the emulator reports its profile plus the
     # injected latency); latency_ms is our wall time, which orders the same way as the injected latencies.
-    injected = {"nova_pro": 0, "claude_haiku": 400, "claude_sonnet": 100}
+    injected = {"nova_pro": 400, "claude_haiku": 0, "claude_sonnet": 100}
     for alias, e in r.items():
         lat = prices[alias].latency
         expected = lat.first_token_ms + lat.per_token_ms * e["usage"]["output_tokens"] + injected[alias]
         assert e["bedrock_latency_ms"] == round(expected)
-    assert r["claude_haiku"]["latency_ms"] > r["nova_pro"]["latency_ms"]
+    assert r["nova_pro"]["latency_ms"] > r["claude_haiku"]["latency_ms"]
     s = body["summary"]
-    assert s["fastest"] == min(r, key=lambda a: r[a]["latency_ms"]) != "claude_haiku"
-    assert s["cheapest"] == "claude_haiku"  # slowest here, but the cheapest per token
+    assert s["fastest"] == min(r, key=lambda a: r[a]["latency_ms"]) != "nova_pro"
+    assert s["cheapest"] == "nova_pro"  # slowest here, but the cheapest per token (catalogue prices)
     assert s["slowest_model_ms"] == max(e["latency_ms"] for e in r.values())
     assert (s["answered"], s["failed"], s["skipped"]) == (3, 0, 0)
     # The whole comparison's cost includes the judge and equals what the usage callback counted.
@@ -226,7 +231,7 @@ def test_a_model_without_a_required_capability_is_skipped(clean_env, lambda_cont
     (tmp_path / "qa_vision.yaml").write_text(yaml.safe_dump(qa))
     cfg = base_config()
     cfg["prompts_dir"] = str(tmp_path)
-    cfg["models"]["nova_pro"]["capabilities"]["vision"] = False
+    cfg["models"]["nova_pro"]["capabilities"] = {"vision": False}
     rt = runtime_with(cfg)
     status, body = handler.handle(event(prompt="qa_vision", judge=False), lambda_context, runtime=rt)
     assert status == 200
@@ -238,8 +243,9 @@ def test_a_model_without_a_required_capability_is_skipped(clean_env, lambda_cont
 
 
 def test_max_cost_skips_models_estimated_above_it(call, emulator):
-    # Sonnet at 512 output tokens costs ~$0.0080; the others stay under $0.002.
-    status, body = call(event(max_cost_usd=0.002, judge=False))
+    # At 512 output tokens (catalogue prices): Sonnet 5.5 ~$0.0053; Haiku 4.5 ~$0.0027 and Nova Pro ~$0.0017 stay
+    # under $0.003.
+    status, body = call(event(max_cost_usd=0.003, judge=False))
     r = by_alias(body)
     assert r["claude_sonnet"]["status"] == "skipped" and r["claude_sonnet"]["skip_class"] == "budget"
     assert r["nova_pro"]["status"] == r["claude_haiku"]["status"] == "ok"
@@ -282,8 +288,11 @@ def test_the_judge_sees_anonymous_answers_in_the_recorded_order(call, emulator):
     text = "".join(b.get("text", "") for m in jc.body["messages"] for b in m["content"])
     positions = [text.index(f'<answer label="{o["label"]}">') for o in body["judge"]["order"]]
     assert positions == sorted(positions)
-    # The schema asks for one verdict per label, so a valid reply scores every answer exactly once.
-    props = jc.body["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]["properties"]
+    # The schema asks for one verdict per label, so a valid reply scores every answer exactly once. Claude Sonnet
+    # 5.5 takes no forced tool use (catalogue tool_choice: auto), so the schema goes as native structured output.
+    assert "toolConfig" not in jc.body
+    schema = json.loads(jc.body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"])
+    props = schema["properties"]
     assert sorted(props) == ["answer_A", "answer_B", "answer_C"]
 
 
@@ -344,13 +353,24 @@ def test_judge_off_means_no_judge_call(call, emulator):
     assert body["summary"]["judge_cost_usd"] == 0
 
 
-def test_a_judge_model_without_tool_use_is_reported_not_called(clean_env, lambda_context):
+def test_a_judge_model_without_forced_tool_use_scores_through_native_structured_output(clean_env, lambda_context):
     cfg = base_config()
-    cfg["models"]["claude_sonnet"]["capabilities"]["tools"] = False
+    cfg["models"]["claude_sonnet"]["capabilities"] = {"tools": False}
     rt = runtime_with(cfg)
     status, body = handler.handle(event(), lambda_context, runtime=rt)
-    assert status == 200 and body["judge"]["error"]["type"] == "JudgeUnsupported"
-    assert [c for c in rt.factory.emulator.calls if "toolConfig" in (c.body or {})] == []
+    assert status == 200 and body["judge"]["error"] is None and len(body["judge"]["scores"]) == 3
+    [jc] = judge_calls(rt.factory.emulator)
+    assert "toolConfig" not in jc.body and jc.body["outputConfig"]["textFormat"]["type"] == "json_schema"
+
+
+def test_a_judge_model_that_takes_forced_tool_use_gets_the_schema_as_a_tool(clean_env, lambda_context):
+    cfg = base_config()
+    cfg["models"]["claude_sonnet"]["model_id"] = "us.anthropic.claude-sonnet-4-6"  # tool_choice auto/any/tool
+    rt = runtime_with(cfg)
+    status, body = handler.handle(event(), lambda_context, runtime=rt)
+    assert status == 200 and body["judge"]["error"] is None and len(body["judge"]["scores"]) == 3
+    [jc] = [c for c in rt.factory.emulator.calls_for("us.anthropic.claude-sonnet-4-6") if _structured(c)]
+    assert "outputConfig" not in jc.body and "tool" in jc.body["toolConfig"]["toolChoice"]
 
 
 # --- configuration -----------------------------------------------------------------------------------------
