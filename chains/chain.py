@@ -230,6 +230,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         configured_model = ((config or {}).get("configurable") or {}).get("model")
         if configured_model and not options.model:
             options = options.model_copy(update={"model": configured_model})
+        if options.guardrail is None and self.cfg.guardrail is not None:  # the chain's, unless the request names one
+            options = options.model_copy(update={"guardrail": self.cfg.guardrail})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
         takes_prompt = self.strategy.takes_prompt_option

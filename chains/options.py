@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from chains.echo import clip
 from chains.errors import BadRequest
+from chains.guardrails import Guardrail
 
 Preference = Literal["cost", "quality", "latency", "balanced"]
 
@@ -41,6 +42,10 @@ class Options(BaseModel):
     cache: Optional[Literal["auto", "off"]] = Field(
         default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
                                   "sends none (default: the chain's `cache`, auto).")
+    # Guardrails (chains.guardrails)
+    guardrail: Optional[Guardrail] = Field(
+        default=None, description="{id, version, trace}: a Bedrock guardrail for this request (default: the "
+                                  "chain's `guardrail`); an intervention is an answer, not a failure.")
 
 
 OPTION_NAMES = sorted(Options.model_fields)

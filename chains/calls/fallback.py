@@ -46,6 +46,7 @@ from chains.errors import (
     Throttled,
     Unavailable,
 )
+from chains.guardrails import converse_config
 from chains.limits import call_max_tokens
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ _CLASS_ERRORS = {
     CONTEXT_OVERFLOW: ContextOverflow,
     CONTENT_FILTERED: ContentFiltered,
 }
-# Stop reasons of a successful call that mean a guardrail or content policy replaced the answer.
-_FILTERED_STOPS = {"guardrail_intervened", "content_filtered"}
+# Stop reasons of a successful call that mean the model's own content policy replaced the answer. Not
+# ``guardrail_intervened``: a guardrail the caller asked for answered (chains.guardrails), and the same
+# guardrail would block the same input on any other model, so it is the answer, not a reason to fall over.
+_FILTERED_STOPS = {"content_filtered"}
 
 
 # --- one request's fallback run --------------------------------------------------------------------------------
@@ -87,6 +90,7 @@ class _Run:
         return self.chain.runtime.factory.chat_model(
             alias, max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
             temperature=self.request.options.temperature,
+            guardrail_config=converse_config(self.request.options.guardrail),
         )
 
     def skip(self, alias: str, error_class: str, message: str, **extra: Any) -> None:

@@ -10,6 +10,7 @@ from pydantic import Field
 from chains.calls.call import invoke_model
 from chains.calls.stream import stream_model
 from chains.chain import ChainOutput, StrategySpec
+from chains.guardrails import converse_config, response_fields
 from chains.limits import call_max_tokens, requested_max_tokens
 
 
@@ -25,6 +26,7 @@ def _prepare(chain: Any, request: Any) -> Tuple[str, str, Any, Any, List[Any]]:
     model = chain.runtime.factory.chat_model(
         alias, max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
         temperature=request.options.temperature,
+        guardrail_config=converse_config(request.options.guardrail),
     )
     messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     return alias, reason, cfg, model, messages
@@ -38,6 +40,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "model": outcome.model_id,
         "route": {"model": alias, "reason": reason, "candidates": [alias]},
         "stop_reason": outcome.stop_reason,
+        **response_fields(request, outcome),
     }
 
 
@@ -49,6 +52,7 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
         "model": outcome.model_id,
         "route": {"model": alias, "reason": reason, "candidates": [alias]},
         "stop_reason": outcome.stop_reason,
+        **response_fields(request, outcome),
     }
 
 
