@@ -234,6 +234,14 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             options = options.model_copy(update={"guardrail": self.cfg.guardrail})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
+        pinned = options.model or (self.cfg.model if self.cfg.strategy == "single" else None)
+        if options.service_tier not in (None, "default") and pinned is not None:
+            offering = [a for a, m in self.settings.models.items()
+                        if options.service_tier in m.capabilities.service_tiers]
+            if options.service_tier not in self.settings.model(pinned).capabilities.service_tiers:
+                raise BadRequest(f"model '{pinned}' does not offer service tier '{options.service_tier}'; models "
+                                 f"that do: {', '.join(offering) or 'none configured'}",
+                                 field="options.service_tier", available=offering)
         takes_prompt = self.strategy.takes_prompt_option
         if options.prompt is not None and not takes_prompt:
             # Silently answering with the chain's own prompt would mislead the caller.
@@ -347,7 +355,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
                 seen.update(part)
                 yield AddableDict(part)
         except ChainsError as exc:
-            exc.details.update(summarise(self.settings, collector.usage_metadata))
+            exc.details.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
             exc.details.setdefault("latency_ms", _ms_since(request.started))
             raise
         finally:
@@ -355,7 +363,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         final: Dict[str, Any] = {} if "output" in seen else {"output": ""}
         if "attempts" not in seen:
             final["attempts"] = []
-        final.update(summarise(self.settings, collector.usage_metadata))
+        final.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
         final["latency_ms"] = _ms_since(request.started)
         final.update({k: v for k, v in token_report(request, final).items() if k not in seen})
         yield AddableDict(final)
@@ -365,11 +373,11 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             result = call()
         except ChainsError as exc:
             # Never lose what was already spent: the error carries the usage of the calls that were made.
-            exc.details.update(summarise(self.settings, collector.usage_metadata))
+            exc.details.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
             exc.details.setdefault("latency_ms", _ms_since(request.started))
             raise
         result.setdefault("attempts", [])
-        result.update(summarise(self.settings, collector.usage_metadata))
+        result.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
         result["latency_ms"] = _ms_since(request.started)
         result.update(token_report(request, result))  # optimisation saving; budget: estimate vs actual
         return result

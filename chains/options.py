@@ -42,6 +42,10 @@ class Options(BaseModel):
     cache: Optional[Literal["auto", "off"]] = Field(
         default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
                                   "sends none (default: the chain's `cache`, auto).")
+    # Service tier (Converse serviceTier), where the model offers it (catalogue capabilities.service_tiers)
+    service_tier: Optional[Literal["default", "flex", "priority"]] = Field(
+        default=None, description="default | flex | priority: a throttled flex call is retried at the default "
+                                  "tier of the same model before another model; priced at the tier's price.")
     # Guardrails (chains.guardrails)
     guardrail: Optional[Guardrail] = Field(
         default=None, description="{id, version, trace}: a Bedrock guardrail for this request (default: the "

@@ -27,6 +27,7 @@ def _prepare(chain: Any, request: Any) -> Tuple[str, str, Any, Any, List[Any]]:
         alias, max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
         temperature=request.options.temperature,
         guardrail_config=converse_config(request.options.guardrail),
+        service_tier=request.options.service_tier,  # refused at parse time (400) where the model lacks it
     )
     messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     return alias, reason, cfg, model, messages
