@@ -37,6 +37,7 @@ from chains.config import ChainConfig, Settings
 from chains.echo import clip, clip_list
 from chains.errors import BadRequest, ChainsError
 from chains.options import Options, parse_options
+from chains.reasoning import require_capable
 from chains.prompts import LoadedPrompt
 from chains.runtime import Runtime
 from chains.tokens.optimize import optimize_request
@@ -235,6 +236,8 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
         pinned = options.model or (self.cfg.model if self.cfg.strategy == "single" else None)
+        if options.reasoning != "off" and pinned is not None:
+            require_capable(self.settings, pinned)  # 400 naming the models that reason
         if options.service_tier not in (None, "default") and pinned is not None:
             offering = [a for a, m in self.settings.models.items()
                         if options.service_tier in m.capabilities.service_tiers]

@@ -213,6 +213,8 @@ class ModelFactory:
         region = cfg.region or self.settings.region
         params = {k: v for k, v in cfg.params.model_dump().items() if v is not None}
         params.update({k: v for k, v in overrides.items() if v is not None})
+        if params.pop("no_temperature", False):  # thinking: Anthropic refuses a temperature other than 1
+            params.pop("temperature", None)
         return ChatBedrockConverse(
             model=invocation_id(cfg, region),
             region_name=region,

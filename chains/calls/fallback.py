@@ -48,6 +48,7 @@ from chains.errors import (
 )
 from chains.guardrails import converse_config
 from chains.limits import call_max_tokens
+from chains.reasoning import model_overrides as reasoning_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,11 @@ class _Run:
         return tier if tier and tier in self.settings.model(alias).capabilities.service_tiers else None
 
     def model(self, alias: str, tier: Optional[str] = None) -> Any:
-        return self.chain.runtime.factory.chat_model(
-            alias, max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
-            temperature=self.request.options.temperature,
-            guardrail_config=converse_config(self.request.options.guardrail),
-            service_tier=tier,
-        )
+        kwargs = dict(max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
+                      temperature=self.request.options.temperature,
+                      guardrail_config=converse_config(self.request.options.guardrail), service_tier=tier)
+        kwargs.update(reasoning_overrides(self.request.options, self.settings.model(alias), kwargs["max_tokens"]))
+        return self.chain.runtime.factory.chat_model(alias, **kwargs)
 
     def skip(self, alias: str, error_class: str, message: str, **extra: Any) -> None:
         cfg = self.settings.model(alias)
