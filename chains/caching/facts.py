@@ -1,18 +1,14 @@
-"""THE accessor of prompt-caching facts per model id (the only reader of the catalogue's caching data).
+"""Prompt-caching facts per model id, in the shape placement and pricing need.
 
-Until the service's model facts are catalogue-driven (branch h17), the facts come from
-``bedrock_local.catalogue`` looked up by the configured model id (bare id, ``us.``/``global.`` profile or
-ARN all resolve to the base model). Point ``caching_facts`` at the service's own owner when it exists.
+The facts are the catalogue's, read through ``chains.catalogue`` (the service's one reader of the model
+catalogue): a bare id, a ``us.``/``global.`` profile or an ARN all resolve to the base model.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from dataclasses import dataclass
 from typing import Optional, Tuple
-
-logger = logging.getLogger(__name__)
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 
@@ -59,17 +55,6 @@ def cache_prices(model_id: str) -> CachePrices:
 
 
 def _entry(model_id: str):  # -> Optional[bedrock_local.catalogue.ModelEntry]
-    # Imported on first use: the catalogue parses a JSON file, nothing at import time.
-    try:
-        from bedrock_local.catalogue import default_catalogue
-    except ImportError:
-        # The Lambda zip ships bedrock_local only with --include-emulator: without the catalogue no model is
-        # known to cache, so none gets a checkpoint (never a 400) and cache tokens are priced as input.
-        _warn_once()
-        return None
-    return default_catalogue().base_of(model_id or "")
+    from chains.catalogue import entry  # the one owner of model facts (parsed on first use)
 
-
-@functools.lru_cache(maxsize=1)
-def _warn_once() -> None:
-    logger.warning("prompt caching off: the model catalogue (bedrock_local.catalogue) is not installed")
+    return entry(model_id)
