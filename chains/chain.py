@@ -37,6 +37,7 @@ from chains.config import ChainConfig, Settings
 from chains.echo import clip, clip_list
 from chains.errors import BadRequest, ChainsError
 from chains.options import Options, parse_options
+from chains.reasoning import require_capable
 from chains.prompts import LoadedPrompt
 from chains.runtime import Runtime
 from chains.tokens.optimize import optimize_request
@@ -230,8 +231,20 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         configured_model = ((config or {}).get("configurable") or {}).get("model")
         if configured_model and not options.model:
             options = options.model_copy(update={"model": configured_model})
+        if options.guardrail is None and self.cfg.guardrail is not None:  # the chain's, unless the request names one
+            options = options.model_copy(update={"guardrail": self.cfg.guardrail})
         if options.model is not None:
             self.settings.model(options.model)  # UnknownModel (400) lists the configured ones
+        pinned = options.model or (self.cfg.model if self.cfg.strategy == "single" else None)
+        if options.reasoning != "off" and pinned is not None:
+            require_capable(self.settings, pinned)  # 400 naming the models that reason
+        if options.service_tier not in (None, "default") and pinned is not None:
+            offering = [a for a, m in self.settings.models.items()
+                        if options.service_tier in m.capabilities.service_tiers]
+            if options.service_tier not in self.settings.model(pinned).capabilities.service_tiers:
+                raise BadRequest(f"model '{pinned}' does not offer service tier '{options.service_tier}'; models "
+                                 f"that do: {', '.join(offering) or 'none configured'}",
+                                 field="options.service_tier", available=offering)
         takes_prompt = self.strategy.takes_prompt_option
         if options.prompt is not None and not takes_prompt:
             # Silently answering with the chain's own prompt would mislead the caller.
@@ -345,7 +358,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
                 seen.update(part)
                 yield AddableDict(part)
         except ChainsError as exc:
-            exc.details.update(summarise(self.settings, collector.usage_metadata))
+            exc.details.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
             exc.details.setdefault("latency_ms", _ms_since(request.started))
             raise
         finally:
@@ -353,7 +366,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         final: Dict[str, Any] = {} if "output" in seen else {"output": ""}
         if "attempts" not in seen:
             final["attempts"] = []
-        final.update(summarise(self.settings, collector.usage_metadata))
+        final.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
         final["latency_ms"] = _ms_since(request.started)
         final.update({k: v for k, v in token_report(request, final).items() if k not in seen})
         yield AddableDict(final)
@@ -363,11 +376,11 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             result = call()
         except ChainsError as exc:
             # Never lose what was already spent: the error carries the usage of the calls that were made.
-            exc.details.update(summarise(self.settings, collector.usage_metadata))
+            exc.details.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
             exc.details.setdefault("latency_ms", _ms_since(request.started))
             raise
         result.setdefault("attempts", [])
-        result.update(summarise(self.settings, collector.usage_metadata))
+        result.update(summarise(self.settings, collector.usage_metadata, getattr(collector, "tier_usage", None)))
         result["latency_ms"] = _ms_since(request.started)
         result.update(token_report(request, result))  # optimisation saving; budget: estimate vs actual
         return result

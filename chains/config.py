@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, Typ
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chains.errors import ConfigError
+from chains.guardrails import Guardrail
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -173,6 +174,8 @@ class ChainConfig(StrictModel):
     description: str = ""
     # Prompt caching (chains.caching): auto places cache checkpoints; off sends none. options.cache overrides.
     cache: Literal["auto", "off"] = "auto"
+    # A Bedrock guardrail {id, version, trace} for every request of this chain; options.guardrail overrides.
+    guardrail: Optional[Guardrail] = None
     # Free-form, strategy-specific settings (e.g. map_reduce's chunk size), validated by the strategy.
     settings: Dict[str, Any] = Field(default_factory=dict)
 

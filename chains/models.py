@@ -6,6 +6,7 @@ Session and two clients (~0.1-0.3 s each on Lambda), so we pass our own, shared 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -198,7 +199,8 @@ class ModelFactory:
     def chat_model(self, alias: str, **overrides: Any) -> Any:
         """The shared ChatBedrockConverse for ``alias`` (overrides such as max_tokens give a separate one)."""
         cfg = self.settings.model(alias)
-        key = (alias, tuple(sorted(overrides.items())))
+        # Overrides may hold dicts (guardrail_config): the key is their canonical JSON.
+        key = (alias, json.dumps(overrides, sort_keys=True, default=str))
         with self._lock:
             model = self._models.get(key)
             if model is None:
@@ -211,6 +213,8 @@ class ModelFactory:
         region = cfg.region or self.settings.region
         params = {k: v for k, v in cfg.params.model_dump().items() if v is not None}
         params.update({k: v for k, v in overrides.items() if v is not None})
+        if params.pop("no_temperature", False):  # thinking: Anthropic refuses a temperature other than 1
+            params.pop("temperature", None)
         return ChatBedrockConverse(
             model=invocation_id(cfg, region),
             region_name=region,

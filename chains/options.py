@@ -5,12 +5,13 @@ An unknown option is a 400 that lists the valid ones, so a typo never silently c
 
 from __future__ import annotations
 
-from typing import Any, List, Literal, Mapping, Optional
+from typing import Any, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from chains.echo import clip
 from chains.errors import BadRequest
+from chains.guardrails import Guardrail
 
 Preference = Literal["cost", "quality", "latency", "balanced"]
 
@@ -41,6 +42,26 @@ class Options(BaseModel):
     cache: Optional[Literal["auto", "off"]] = Field(
         default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
                                   "sends none (default: the chain's `cache`, auto).")
+    # Service tier (Converse serviceTier), where the model offers it (catalogue capabilities.service_tiers)
+    service_tier: Optional[Literal["default", "flex", "priority"]] = Field(
+        default=None, description="default | flex | priority: a throttled flex call is retried at the default "
+                                  "tier of the same model before another model; priced at the tier's price.")
+    # Reasoning (chains.reasoning)
+    reasoning: Union[Literal["off"], StrictInt] = Field(
+        default="off", description="off, or a reasoning token budget (>= 1024) for models that reason.")
+    return_reasoning: bool = Field(default=False, description="Return the reasoning text under `reasoning`.")
+
+    @field_validator("reasoning")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        if v != "off" and v < 1024:
+            raise ValueError("a reasoning budget is at least 1024 tokens (or off)")
+        return v
+
+    # Guardrails (chains.guardrails)
+    guardrail: Optional[Guardrail] = Field(
+        default=None, description="{id, version, trace}: a Bedrock guardrail for this request (default: the "
+                                  "chain's `guardrail`); an intervention is an answer, not a failure.")
 
 
 OPTION_NAMES = sorted(Options.model_fields)

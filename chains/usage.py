@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from langchain_core.callbacks import BaseCallbackManager, UsageMetadataCallbackHandler
+from langchain_core.messages.ai import add_usage
 
 from chains.caching.facts import CachePrices, cache_prices
 from chains.config import Price, Settings
@@ -60,6 +61,28 @@ class UsageCollector(UsageMetadataCallbackHandler):
     def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
         return None
 
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        super().on_llm_end(response, **kwargs)
+        # The usage of calls served at a tier other than default (Converse echoes ``serviceTier``), per model,
+        # so the cost uses the tier's price multiplier.
+        try:
+            message = response.generations[0][0].message
+        except (IndexError, AttributeError):
+            return
+        meta = getattr(message, "response_metadata", None) or {}
+        tier = (meta.get("serviceTier") or {}).get("type") if isinstance(meta.get("serviceTier"), Mapping) else None
+        usage, model = getattr(message, "usage_metadata", None), meta.get("model_name")
+        if tier and tier != "default" and usage and model:
+            with self._lock:
+                by_tier = self.tier_usage.setdefault(model, {})
+                by_tier[tier] = add_usage(by_tier[tier], usage) if tier in by_tier else usage
+
+    @property
+    def tier_usage(self) -> Dict[str, Dict[str, Any]]:
+        if "_tier_usage" not in self.__dict__:
+            self.__dict__["_tier_usage"] = {}
+        return self.__dict__["_tier_usage"]
+
 
 def new_collector() -> UsageMetadataCallbackHandler:
     return UsageCollector()
@@ -89,13 +112,21 @@ def cost(price: Price, input_tokens: float, output_tokens: float, cache_read_tok
             + cache_read_tokens * read + cache_write_tokens * write) / 1000.0
 
 
-def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
-    """USD for one model's usage (the five counts of ``split_usage``); 0 for a model id that is not
-    configured (and so has no price)."""
+def tier_multiplier(settings: Settings, model_id: str, tier: Optional[str]) -> float:
+    """The price multiplier of a service tier for a model (catalogue ``tier_multipliers``; 1 when unknown)."""
+    alias = settings.alias_for_model_id(model_id)
+    if alias is None or not tier:
+        return 1.0
+    return float(settings.models[alias].price.tier_multipliers.get(tier, 1.0))
+
+
+def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any], tier: Optional[str] = None) -> float:
+    """USD for one model's usage (the five counts of ``split_usage``) at a service tier (None: default); 0
+    for a model id that is not configured (and so has no price)."""
     alias = settings.alias_for_model_id(model_id)
     if alias is None:
         return 0.0
-    return cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+    return tier_multiplier(settings, model_id, tier) * cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                 usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id))
 
 
@@ -108,14 +139,20 @@ def cache_saving(settings: Settings, model_id: str, usage: Mapping[str, Any]) ->
     return call_cost(settings, model_id, uncached) - call_cost(settings, model_id, usage)
 
 
-def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
-    """``usage``, ``usage_by_model`` and ``cost_usd`` for the response, from the collector's totals."""
+def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]],
+              by_tier: Optional[Mapping[str, Mapping[str, Mapping[str, Any]]]] = None) -> Dict[str, Any]:
+    """``usage``, ``usage_by_model`` and ``cost_usd`` for the response, from the collector's totals;
+    ``by_tier``: the part of each model's usage served at a non-default service tier (priced at its tier)."""
     total = dict(EMPTY_USAGE)
     per_model: Dict[str, Dict[str, Any]] = {}
     cost = 0.0
     for model_id, usage in by_model_id.items():
         entry: Dict[str, Any] = split_usage(usage)
         entry_cost = call_cost(settings, model_id, entry)
+        for tier, tier_usage in ((by_tier or {}).get(model_id) or {}).items():
+            counts = split_usage(tier_usage)  # that part re-priced: at the tier instead of the default
+            entry_cost += call_cost(settings, model_id, counts, tier) - call_cost(settings, model_id, counts)
+            entry.setdefault("service_tiers", {})[tier] = counts["total_tokens"]
         entry["cost_usd"] = round(entry_cost, 8)
         if entry[CACHE_READ] or entry[CACHE_WRITE]:
             entry["cache_saved_usd"] = round(cache_saving(settings, model_id, entry), 8)

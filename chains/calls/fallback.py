@@ -46,7 +46,9 @@ from chains.errors import (
     Throttled,
     Unavailable,
 )
+from chains.guardrails import converse_config
 from chains.limits import call_max_tokens
+from chains.reasoning import model_overrides as reasoning_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,10 @@ _CLASS_ERRORS = {
     CONTEXT_OVERFLOW: ContextOverflow,
     CONTENT_FILTERED: ContentFiltered,
 }
-# Stop reasons of a successful call that mean a guardrail or content policy replaced the answer.
-_FILTERED_STOPS = {"guardrail_intervened", "content_filtered"}
+# Stop reasons of a successful call that mean the model's own content policy replaced the answer. Not
+# ``guardrail_intervened``: a guardrail the caller asked for answered (chains.guardrails), and the same
+# guardrail would block the same input on any other model, so it is the answer, not a reason to fall over.
+_FILTERED_STOPS = {"content_filtered"}
 
 
 # --- one request's fallback run --------------------------------------------------------------------------------
@@ -83,11 +87,18 @@ class _Run:
     def settings(self) -> Any:
         return self.chain.settings
 
-    def model(self, alias: str) -> Any:
-        return self.chain.runtime.factory.chat_model(
-            alias, max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
-            temperature=self.request.options.temperature,
-        )
+    def tier(self, alias: str) -> Optional[str]:
+        """The service tier to ask ``alias`` for: the requested one where the model offers it (catalogue),
+        else none (Bedrock's default); a pinned model without it was refused at parse time (400)."""
+        tier = getattr(self.request.options, "service_tier", None)
+        return tier if tier and tier in self.settings.model(alias).capabilities.service_tiers else None
+
+    def model(self, alias: str, tier: Optional[str] = None) -> Any:
+        kwargs = dict(max_tokens=call_max_tokens(self.settings, alias, self.max_tokens),
+                      temperature=self.request.options.temperature,
+                      guardrail_config=converse_config(self.request.options.guardrail), service_tier=tier)
+        kwargs.update(reasoning_overrides(self.request.options, self.settings.model(alias), kwargs["max_tokens"]))
+        return self.chain.runtime.factory.chat_model(alias, **kwargs)
 
     def skip(self, alias: str, error_class: str, message: str, **extra: Any) -> None:
         cfg = self.settings.model(alias)
@@ -160,15 +171,38 @@ class _Run:
                           cooldown_remaining_ms=status["remaining_ms"], deferred=True)
         return healthy + [a for a, _ in cooling]
 
+    def flex_throttled(self, alias: str, err: ModelCallError, ms: float) -> None:
+        """A flex call throttled: recorded (tier flex) without cooling the model down, since its default tier
+        is tried next (flex capacity is what ran out, not the model's)."""
+        cfg = self.settings.model(alias)
+        self.attempts.append(Attempt(cfg.model_id, alias, err.error_class, err.code, ms, err.message[:300],
+                                     extra={"service_tier": "flex"}).to_dict())
+        logger.info("flex call throttled; retrying at the default tier",
+                    extra={"model_alias": alias, "code": err.code, "ms": round(ms, 1)})
+
     def call(self, alias: str, messages: List[Any], config: RunnableConfig) -> CallOutcome:
+        tier = self.tier(alias)
+        if tier == "flex":
+            try:
+                return self._call(alias, messages, config, tier)
+            except Throttled as err:  # the same model at the default tier before another model
+                self.flex_throttled(alias, err, getattr(err, "elapsed_ms", 0.0))
+                tier = None
+        return self._call(alias, messages, config, tier)
+
+    def _call(self, alias: str, messages: List[Any], config: RunnableConfig, tier: Optional[str]) -> CallOutcome:
         timeout_s = self.before_attempt(alias)
         cfg = self.settings.model(alias)
-        model = self.model(alias)
+        model = self.model(alias, tier)
         start = time.perf_counter()
         try:
             outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
         except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
+        except Throttled as err:
+            if tier == "flex":
+                raise  # handled by call(): not yet a failure of the model
+            raise self.failed(alias, err, getattr(err, "elapsed_ms", (time.perf_counter() - start) * 1000.0))
         except ModelCallError as err:
             raise self.failed(alias, err, getattr(err, "elapsed_ms", (time.perf_counter() - start) * 1000.0))
         if (outcome.stop_reason or "").lower() in _FILTERED_STOPS:
@@ -232,7 +266,7 @@ def _model_stream(run: _Run, alias: str, messages: List[Any], config: RunnableCo
     """
     timeout_s = run.before_attempt(alias)
     cfg = run.settings.model(alias)
-    model = run.model(alias)
+    model = run.model(alias, run.tier(alias))  # streamed: a throttled flex call falls over like any throttle
     start = time.perf_counter()
     try:
         outcome = yield from stream_model(model, alias, cfg.model_id, messages, config, timeout_s)

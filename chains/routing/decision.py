@@ -32,6 +32,7 @@ from chains.routing.classifier import classify_request
 from chains.routing.features import SIGNALS
 from chains.routing.learned import shared_scorer
 from chains.routing.settings import CompiledRules, compiled_rules
+from chains.reasoning import needs as reasoning_needs
 from chains.routing.signals import (
     attachment_tokens,
     content_difficulty,
@@ -117,6 +118,8 @@ class Candidate:
         return not self.missing and self.input_tokens + self.output <= self.window
 
     def why_not(self) -> Optional[str]:
+        if "reasoning" in self.missing:
+            return "does not reason (options.reasoning)"
         if self.missing:
             return f"cannot read {'/'.join(self.missing)} input"
         if self.input_tokens + self.output > self.window:
@@ -311,7 +314,7 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
             if est.exact:
                 tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
                 exact.add(a)
-    elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs), exact,
+    elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs) | reasoning_needs(request), exact,
                     rs.expected_output_share)
     records = elig.records
     cached = with_cached_prefix(settings, records, messages, rs.expected_output_share)

@@ -19,6 +19,8 @@ from pydantic import Field
 from chains.calls.fallback import call_with_fallbacks, stream_with_fallbacks
 from chains.chain import ChainOutput, StrategySpec
 from chains.errors import BadRequest
+from chains.guardrails import response_fields
+from chains.reasoning import response_fields as reasoning_fields
 from chains.limits import output_reserve, requested_max_tokens
 from chains.routing.decision import RouteDecision, candidates, decide
 from chains.tokens.estimator import estimate_messages, input_budget, too_large
@@ -92,6 +94,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "attempts": attempts,
         "stop_reason": outcome.stop_reason,
         "history": history,
+        **response_fields(request, outcome), **reasoning_fields(request, outcome),
     }
 
 
@@ -109,6 +112,7 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
             "attempts": piece["attempts"],
             "stop_reason": outcome.stop_reason,
             "history": history,
+            **response_fields(request, outcome), **reasoning_fields(request, outcome),
         }
 
 

@@ -20,6 +20,8 @@ from chains.calls.fallback import call_with_fallbacks, stream_with_fallbacks
 from chains.chain import ChainOutput, StrategySpec
 from chains.models import invocation_id
 from chains.errors import ChainsError
+from chains.guardrails import response_fields
+from chains.reasoning import response_fields as reasoning_fields
 from chains.routing.decision import RouteDecision, decide
 from chains.routing.signals import domain_preamble
 
@@ -41,6 +43,7 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "route": _route(chain, decision, outcome, attempts),
         "attempts": attempts,
         "stop_reason": outcome.stop_reason,
+        **response_fields(request, outcome), **reasoning_fields(request, outcome),
     }
 
 
@@ -62,6 +65,7 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
                 "route": _route(chain, decision, outcome, piece["attempts"]),
                 "attempts": piece["attempts"],
                 "stop_reason": outcome.stop_reason,
+                **response_fields(request, outcome), **reasoning_fields(request, outcome),
             }
     except ChainsError as exc:
         exc.details.setdefault("route", decision.to_dict())

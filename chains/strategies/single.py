@@ -10,6 +10,8 @@ from pydantic import Field
 from chains.calls.call import invoke_model
 from chains.calls.stream import stream_model
 from chains.chain import ChainOutput, StrategySpec
+from chains.guardrails import converse_config, response_fields
+import chains.reasoning as reasoning
 from chains.limits import call_max_tokens, requested_max_tokens
 
 
@@ -22,10 +24,12 @@ def _prepare(chain: Any, request: Any) -> Tuple[str, str, Any, Any, List[Any]]:
     alias = request.options.model or chain.cfg.model or next(iter(settings.models))
     reason = "pinned by options.model" if request.options.model else f"the model configured for chain '{chain.name}'"
     cfg = settings.model(alias)
-    model = chain.runtime.factory.chat_model(
-        alias, max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
-        temperature=request.options.temperature,
-    )
+    kwargs = dict(max_tokens=call_max_tokens(settings, alias, requested_max_tokens(request)),
+                  temperature=request.options.temperature,
+                  guardrail_config=converse_config(request.options.guardrail),
+                  service_tier=request.options.service_tier)  # refused at parse time (400) where not offered
+    kwargs.update(reasoning.model_overrides(request.options, cfg, kwargs["max_tokens"]))
+    model = chain.runtime.factory.chat_model(alias, **kwargs)
     messages = request.prompt.format_messages(request.inputs, cache=request.cache)
     return alias, reason, cfg, model, messages
 
@@ -38,6 +42,8 @@ def run(chain: Any, request: Any, config: RunnableConfig) -> Dict[str, Any]:
         "model": outcome.model_id,
         "route": {"model": alias, "reason": reason, "candidates": [alias]},
         "stop_reason": outcome.stop_reason,
+        **response_fields(request, outcome),
+        **reasoning.response_fields(request, outcome),
     }
 
 
@@ -49,6 +55,8 @@ def stream(chain: Any, request: Any, config: RunnableConfig) -> Iterator[Dict[st
         "model": outcome.model_id,
         "route": {"model": alias, "reason": reason, "candidates": [alias]},
         "stop_reason": outcome.stop_reason,
+        **response_fields(request, outcome),
+        **reasoning.response_fields(request, outcome),
     }
 
 

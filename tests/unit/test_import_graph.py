@@ -18,10 +18,10 @@ PACKAGE = ROOT / "chains"
 LAYERS = [
     ("chains.deadline", "chains.echo"),
     ("chains.errors",),
-    ("chains.catalogue",),
+    ("chains.catalogue", "chains.guardrails"),
     ("chains.config",),
     ("chains.caching.facts", "chains.caching.marks"),
-    ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",
+    ("chains.limits", "chains.usage", "chains.options", "chains.reasoning", "chains.prompts", "chains.models", "chains.attachments",
      "chains.observability.redaction", "chains.observability.log_format"),
     ("chains.tokens",),
     ("chains.caching",),
