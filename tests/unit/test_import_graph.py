@@ -18,7 +18,7 @@ PACKAGE = ROOT / "chains"
 LAYERS = [
     ("chains.deadline", "chains.echo"),
     ("chains.errors",),
-    ("chains.catalogue",),
+    ("chains.catalogue", "chains.profiles"),
     ("chains.config",),
     ("chains.caching.facts", "chains.caching.marks"),
     ("chains.limits", "chains.usage", "chains.options", "chains.prompts", "chains.models", "chains.attachments",

@@ -1,0 +1,46 @@
+"""Application inference profile ARNs configured as model ids: resolved once per container to their base model.
+
+An application inference profile (``arn:aws:bedrock:<region>:<account>:application-inference-profile/<id>``)
+is the account's own copy of a foundation model or a system profile (cost tags, quotas). The static catalogue
+cannot know it, so its base model comes from Bedrock: ``GetInferenceProfile`` on the control plane, whose
+``models[].modelArn`` are the foundation-model ARNs the profile routes to (one base model, possibly in several
+regions). https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetInferenceProfile.html
+
+``chains.registry.build_runtime`` calls ``resolve_bases`` once per runtime (one per container) and loads the
+configuration again with the answers: the base model's catalogue figures then apply (config.yaml still wins),
+while calls still go to the ARN as given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+from chains.errors import ConfigError
+
+APPLICATION_MARK = ":application-inference-profile/"
+
+
+def is_application_profile(model_id: str) -> bool:
+    return APPLICATION_MARK in str(model_id or "")
+
+
+def base_model_id(model_arn: str) -> str:
+    """``arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-...`` -> ``anthropic.claude-...``."""
+    return str(model_arn).rsplit("foundation-model/", 1)[-1]
+
+
+def resolve_bases(arns: Iterable[str], control_client: Any) -> Dict[str, str]:
+    """``{profile ARN: base model id}`` through one ``GetInferenceProfile`` per distinct ARN."""
+    bases: Dict[str, str] = {}
+    for arn in dict.fromkeys(arns):
+        try:
+            answer = control_client.get_inference_profile(inferenceProfileIdentifier=arn)
+        except Exception as exc:  # botocore ClientError / connection: the configuration cannot be used
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            raise ConfigError(f"application inference profile '{arn[:200]}' could not be resolved "
+                              f"(GetInferenceProfile: {code}: {str(exc)[:200]})") from None
+        models = [m.get("modelArn", "") for m in answer.get("models") or []]
+        if not models:
+            raise ConfigError(f"application inference profile '{arn[:200]}' names no model")
+        bases[arn] = base_model_id(models[0])
+    return bases
