@@ -92,6 +92,7 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
         ok = ok and not retired
         line = f"  {alias:<{alias_w}}  {cfg.model_id:<{id_w}}  {text}"
         if ping:
+            line += f"  {live_lifecycle(factory, cfg, settings.region)}"
             status, detail = _ping(factory, alias)
             ok = ok and status
             line += f"  {'OK' if status else 'FAIL'} {detail}"
@@ -116,6 +117,37 @@ def lifecycle_line(cfg: Any, region: str) -> Tuple[str, bool]:
         when = f", end of life {state.eol_date}" if state.eol_date else ""
         return f"lifecycle: legacy in {region}{when}{then}", False
     return f"lifecycle: active in {region}", False
+
+
+def base_model_id(cfg: Any) -> str:
+    """The foundation model behind a configured id: an application profile's resolved base, a catalogued
+    profile's or ARN's base model, else the id without a geography prefix or ARN path."""
+    import chains.catalogue as catalogue
+
+    if getattr(cfg, "base_model_id", None):
+        return cfg.base_model_id
+    e = catalogue.entry(cfg.model_id)
+    if e is not None:
+        return e.id
+    bare = str(cfg.model_id).rsplit("/", 1)[-1]
+    head, _, rest = bare.partition(".")
+    return rest if rest and head in ("us", "eu", "apac", "global", "us-gov", "ca", "jp", "au") else bare
+
+
+def live_lifecycle(factory: Any, cfg: Any, region: str) -> str:
+    """Bedrock's own lifecycle of the model behind ``cfg`` in ``region`` (``GetFoundationModel``), beside the
+    catalogue's: ``live: ACTIVE`` / ``live: LEGACY`` / ``live: not found (...)`` (an end-of-life model is no
+    longer found in that region). https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetFoundationModel.html"""
+    base = base_model_id(cfg)
+    try:
+        details = factory.control_client(cfg.region or region).get_foundation_model(
+            modelIdentifier=base)["modelDetails"]
+    except Exception as exc:  # a plain-words line, never a traceback
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        if code == "ResourceNotFoundException":
+            return f"live: not found in {cfg.region or region} (retired or not offered there)"
+        return f"live: unknown ({code})"
+    return f"live: {(details.get('modelLifecycle') or {}).get('status', 'unknown')}"
 
 
 def config_problems(runtime: Any) -> List[str]:
