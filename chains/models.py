@@ -220,6 +220,12 @@ class ModelFactory:
         if cfg.base_model_id:  # resolved once already: langchain-aws would ask GetInferenceProfile again
             extra["base_model_id"] = cfg.base_model_id
             extra["provider"] = cfg.base_model_id.split(".", 1)[0]  # langchain-aws asks it for any ARN
+        else:
+            from chains.catalogue import prompt_router
+
+            router = prompt_router(cfg.model_id)
+            if router is not None:  # a prompt router ARN: langchain-aws needs the provider of its models
+                extra["provider"] = router.family.split(".", 1)[0]
         return ChatBedrockConverse(
             model=invocation_id(cfg, region),
             **extra,

@@ -13,7 +13,7 @@ while calls still go to the ARN as given.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, Optional
 
 from chains.errors import ConfigError
 
@@ -44,3 +44,22 @@ def resolve_bases(arns: Iterable[str], control_client: Any) -> Dict[str, str]:
             raise ConfigError(f"application inference profile '{arn[:200]}' names no model")
         bases[arn] = base_model_id(models[0])
     return bases
+
+
+def invoked_model_id(response_metadata: Any) -> Optional[str]:
+    """The model a Bedrock prompt router picked, from the Converse answer's ``trace.promptRouter.invokedModelId``
+    (langchain-aws 1.9.1 keeps the whole Converse response but ``output`` / ``usage`` as the message's
+    ``response_metadata``; in a stream it comes with the ``metadata`` event). Bedrock gives the ARN of the
+    invoked model or its inference profile; we return its last part (``us.anthropic.claude-...``), the id
+    the rest of the response uses. None for a call that was not routed.
+    https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_PromptRouterTrace.html"""
+    if not isinstance(response_metadata, dict):
+        return None
+    trace = response_metadata.get("trace")
+    router = trace.get("promptRouter") if isinstance(trace, dict) else None
+    invoked = router.get("invokedModelId") if isinstance(router, dict) else None
+    return str(invoked).rsplit("/", 1)[-1] if invoked else None
+
+
+def is_prompt_router(model_id: str) -> bool:
+    return ":default-prompt-router/" in str(model_id or "") or ":prompt-router/" in str(model_id or "")

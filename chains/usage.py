@@ -60,6 +60,17 @@ class UsageCollector(UsageMetadataCallbackHandler):
     def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
         return None
 
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        # A prompt router's answer is named by the model it invoked, so its usage is priced as that model.
+        from chains.profiles import invoked_model_id
+
+        for generation in (g for gs in getattr(response, "generations", None) or [] for g in gs):
+            message = getattr(generation, "message", None)
+            invoked = invoked_model_id(getattr(message, "response_metadata", None))
+            if invoked:
+                message.response_metadata["model_name"] = invoked
+        super().on_llm_end(response, **kwargs)
+
 
 def new_collector() -> UsageMetadataCallbackHandler:
     return UsageCollector()
@@ -89,13 +100,25 @@ def cost(price: Price, input_tokens: float, output_tokens: float, cache_read_tok
             + cache_read_tokens * read + cache_write_tokens * write) / 1000.0
 
 
+def _catalogue_price(model_id: str) -> Optional[Price]:
+    """The catalogue's price of a model no alias names: the model a prompt router alias invoked."""
+    from chains.catalogue import model_facts
+
+    facts = model_facts(model_id)
+    return Price.model_validate(facts["price"]) if facts is not None else None
+
+
 def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
-    """USD for one model's usage (the five counts of ``split_usage``); 0 for a model id that is not
-    configured (and so has no price)."""
+    """USD for one model's usage (the five counts of ``split_usage``): at its alias's price, else (a model a
+    prompt router invoked) the catalogue's; 0 for a model id neither knows."""
     alias = settings.alias_for_model_id(model_id)
     if alias is None:
-        return 0.0
-    return cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+        price = _catalogue_price(model_id)
+        if price is None:
+            return 0.0
+    else:
+        price = settings.models[alias].price
+    return cost(price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                 usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id))
 
 
