@@ -92,11 +92,41 @@ class LoadedPrompt:
     def format_messages(self, data: Mapping[str, Any], cache: bool = False) -> List[Any]:
         """The prompt's messages; ``cache``: with candidate cache checkpoints after the stable parts
         (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
+        values = self.variables(data)
         if not cache:
-            return self.template.format_messages(**self.variables(data))
+            return self.template.format_messages(**values)
+        if self.static_chars() + _value_chars(values) < _min_cache_tokens():
+            # Hot path: no prefix of this request can reach the smallest minimum any model caches (an estimated
+            # token is at most one character), so no checkpoint could be kept: skip marking and placement.
+            return self.template.format_messages(**values)
         from chains.caching.marks import format_marked
 
-        return format_marked(self.template, self.variables(data), self.spec.metadata.cache_after, self.placeholders)
+        return format_marked(self.template, values, self.spec.metadata.cache_after, self.placeholders)
+
+    def static_chars(self) -> int:
+        """Characters of the prompt file's own message text (what every request of it shares)."""
+        chars = self.__dict__.get("_static_chars")
+        if chars is None:
+            chars = self.__dict__["_static_chars"] = sum(len(m.content or "") for m in self.spec.messages)
+        return chars
+
+
+def _value_chars(values: Mapping[str, Any]) -> int:
+    total = 0
+    for value in values.values():
+        if isinstance(value, str):
+            total += len(value)
+        else:  # chat history: messages whose content is text or blocks
+            for message in value or ():
+                content = getattr(message, "content", "")
+                total += len(content) if isinstance(content, str) else len(str(content))
+    return total
+
+
+def _min_cache_tokens() -> int:
+    from chains.caching.facts import smallest_min_tokens
+
+    return smallest_min_tokens()
 
 
 class PromptLibrary:

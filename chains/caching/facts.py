@@ -54,6 +54,17 @@ def cache_prices(model_id: str) -> CachePrices:
     return CachePrices(entry.price.cache_read, entry.price.cache_write)
 
 
+@functools.lru_cache(maxsize=1)
+def smallest_min_tokens() -> int:
+    """The smallest minimum prefix (tokens per checkpoint) of any model in the catalogue that caches: a
+    request shorter than this can have no checkpoint kept on any model."""
+    from chains.catalogue import _catalogue
+
+    mins = [e.capabilities.prompt_caching.min_tokens for e in _catalogue().entries()
+            if e.capabilities.prompt_caching is not None]
+    return min(mins) if mins else 0
+
+
 def _entry(model_id: str):  # -> Optional[bedrock_local.catalogue.ModelEntry]
     from chains.catalogue import entry  # the one owner of model facts (parsed on first use)
 
