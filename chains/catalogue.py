@@ -35,10 +35,12 @@ def entry(model_id: str) -> Optional[Any]:
 
 
 def model_facts(model_id: str) -> Optional[Dict[str, Any]]:
-    """The figures of ``model_id`` in config.yaml's shape (``models.<alias>``), or None when unknown."""
+    """The figures of ``model_id`` in config.yaml's shape (``models.<alias>``), or None when unknown. A prompt
+    router ARN gets ``router_facts``."""
     e = entry(model_id)
     if e is None:
-        return None
+        router = prompt_router(model_id)
+        return router_facts(router) if router is not None else None
     caps, price = e.capabilities, e.price
     prices: Dict[str, Any] = {"input_per_1k": price.input, "output_per_1k": price.output}
     for key, value in (("batch_input_per_1k", price.batch_input), ("batch_output_per_1k", price.batch_output),
@@ -59,6 +61,25 @@ def model_facts(model_id: str) -> Optional[Dict[str, Any]]:
         "latency": {"first_token_ms": e.first_token_ms, "per_token_ms": e.per_token_ms},
         "count_tokens_api": caps.count_tokens,
     }
+
+
+def router_facts(router: Any) -> Dict[str, Any]:
+    """A prompt router's figures for planning before the call, when the model it will pick is not known yet: the
+    smallest window and output limit of its models, a capability only when all have it, the dearest prices (so
+    budgets and estimates hold whichever it picks). The cost after the call is the invoked model's own
+    (``chains.usage.call_cost``)."""
+    facts = [model_facts(m) for m in router.models]
+    facts = [f for f in facts if f is not None]
+    dearest = max(facts, key=lambda f: (f["price"]["output_per_1k"], f["price"]["input_per_1k"]))
+    caps = dict(dearest["capabilities"])
+    for key in ("vision", "tools", "documents", "reasoning", "prompt_caching"):
+        caps[key] = all(f["capabilities"][key] for f in facts)
+    for key in ("tool_choice", "service_tiers"):
+        caps[key] = [v for v in caps[key] if all(v in f["capabilities"][key] for f in facts)]
+    return {**dearest, "capabilities": caps,
+            "context_window": min(f["context_window"] for f in facts),
+            "max_output_tokens": min(f["max_output_tokens"] for f in facts),
+            "count_tokens_api": False}
 
 
 def lifecycle(model_id: str, region: str, on: Optional[_dt.date] = None) -> Optional[Any]:

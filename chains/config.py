@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from chains.errors import ConfigError
 from chains.guardrails import Guardrail
@@ -134,16 +134,30 @@ class ModelConfig(StrictModel):
     tier: Literal["fast", "strong"] = "fast"
     # Whether the figures came from the model catalogue (False: all given in config.yaml).
     catalogued: bool = Field(default=False, exclude=True)
+    # An application inference profile ARN: the base model it resolved to (GetInferenceProfile, once per
+    # container: chains.profiles), whose catalogue figures apply. None for any other id.
+    base_model_id: Optional[str] = Field(default=None, exclude=True)
+    # An application inference profile ARN not resolved yet (figures are placeholders; build_runtime resolves).
+    profile_pending: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _catalogue_figures(cls, data: Any) -> Any:
-        """Fill the figures config.yaml leaves out from the catalogue entry of ``model_id`` (given ones win)."""
+    def _catalogue_figures(cls, data: Any, info: ValidationInfo) -> Any:
+        """Fill the figures config.yaml leaves out from the catalogue entry of ``model_id`` (given ones win); an
+        application inference profile ARN takes its base model's (``profile_bases`` in the validation context)."""
         if not isinstance(data, Mapping) or not isinstance(data.get("model_id"), str):
             return data
         from chains.catalogue import model_facts
+        from chains.profiles import is_application_profile
 
-        facts = model_facts(data["model_id"])
+        context = info.context or {}
+        model_id = data["model_id"]
+        base = (context.get("profile_bases") or {}).get(model_id) if is_application_profile(model_id) else None
+        facts = model_facts(base or model_id)
+        if facts is None and base is None and is_application_profile(model_id) and context.get("defer_profiles"):
+            # Placeholders only for building the runtime's clients; build_runtime loads again once resolved.
+            return {**data, "context_window": 1, "max_output_tokens": 1,
+                    "price": {"input_per_1k": 0, "output_per_1k": 0}, "profile_pending": True}
         if facts is None:
             missing = [k for k in REQUIRED_FIGURES if k not in data]
             if missing:
@@ -159,6 +173,8 @@ class ModelConfig(StrictModel):
             elif isinstance(facts[key], dict) and isinstance(data[key], Mapping):
                 merged[key] = {**facts[key], **data[key]}
         merged["catalogued"] = True
+        if base:
+            merged["base_model_id"] = base
         return merged
 
 
@@ -242,6 +258,10 @@ class Settings(StrictModel):
     def alias_for_model_id(self, model_id: str) -> Optional[str]:
         for alias, m in self.models.items():
             if m.model_id == model_id:
+                return alias
+        # langchain-aws names an application inference profile's answers by its base model (model_name).
+        for alias, m in self.models.items():
+            if m.base_model_id and m.base_model_id == model_id:
                 return alias
         return None
 
@@ -339,6 +359,8 @@ def load_config(
     backend: Optional[str] = None,
     region: Optional[str] = None,
     env: Optional[Mapping[str, str]] = None,
+    profile_bases: Optional[Mapping[str, str]] = None,
+    defer_profiles: bool = False,
 ) -> Settings:
     """Load and validate the configuration.
 
@@ -363,7 +385,8 @@ def load_config(
     if not in_code:
         data = _with_env_model_ids(data, env)
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(
+            data, context={"profile_bases": dict(profile_bases or {}), "defer_profiles": defer_profiles})
     except ValidationError as exc:
         raise ConfigError(
             f"{origin or '<configuration passed in code>'}: invalid configuration: {describe_errors(exc)}"

@@ -177,9 +177,14 @@ class ModelFactory:
         except ValueError as exc:  # botocore: InvalidRegionError, "Invalid endpoint: ..." (AWS_ENDPOINT_URL*)
             raise ConfigError(f"cannot build the {service} client (region {str(region)[:60]!r}): "
                               f"{str(exc)[:300]}") from None
-        if self.backend == "local" and service == "bedrock-runtime":
+        if self.backend == "local" and service in ("bedrock-runtime", "bedrock"):
             self.emulator.attach(client)
         return client
+
+    def control_client(self, region: Optional[str] = None) -> Any:
+        """The ``bedrock`` control-plane client of ``region`` (built on first use; the emulator's on the local
+        backend)."""
+        return self._control_client(region or self.settings.region)
 
     def _control_client(self, region: str) -> Any:
         with self._lock:
@@ -215,8 +220,19 @@ class ModelFactory:
         params.update({k: v for k, v in overrides.items() if v is not None})
         if params.pop("no_temperature", False):  # thinking: Anthropic refuses a temperature other than 1
             params.pop("temperature", None)
+        extra: Dict[str, Any] = {}
+        if cfg.base_model_id:  # resolved once already: langchain-aws would ask GetInferenceProfile again
+            extra["base_model_id"] = cfg.base_model_id
+            extra["provider"] = cfg.base_model_id.split(".", 1)[0]  # langchain-aws asks it for any ARN
+        else:
+            from chains.catalogue import prompt_router
+
+            router = prompt_router(cfg.model_id)
+            if router is not None:  # a prompt router ARN: langchain-aws needs the provider of its models
+                extra["provider"] = router.family.split(".", 1)[0]
         return ChatBedrockConverse(
             model=invocation_id(cfg, region),
+            **extra,
             region_name=region,
             client=self.client(region, cfg.retry),
             bedrock_client=self._control_client(region),

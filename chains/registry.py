@@ -41,8 +41,18 @@ def build_runtime(
     """A new runtime: configuration, one model factory (clients, models) and the prompt library."""
     from chains.models import ModelFactory
 
-    settings = load_config(config, backend=backend, region=region, env=env)
+    settings = load_config(config, backend=backend, region=region, env=env, defer_profiles=True)
     factory = ModelFactory(settings, env=env, emulator=emulator, notice=notice)
+    pending = {m.model_id: m.region or settings.region for m in settings.models.values() if m.profile_pending}
+    if pending:
+        # Application inference profile ARNs: their base models from Bedrock, once for this runtime (container).
+        from chains.profiles import resolve_bases
+
+        bases: Dict[str, str] = {}
+        for arn, where in pending.items():
+            bases.update(resolve_bases([arn], factory.control_client(where)))
+        settings = load_config(config, backend=backend, region=region, env=env, profile_bases=bases)
+        factory.settings = settings
     prompts = PromptLibrary(settings.prompts_path())
     return Runtime(settings=settings, factory=factory, prompts=prompts, chain_builder=get_chain)
 

@@ -62,6 +62,14 @@ class UsageCollector(UsageMetadataCallbackHandler):
         return None
 
     def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        # A prompt router's answer is named by the model it invoked, so its usage is priced as that model.
+        from chains.profiles import invoked_model_id
+
+        for generation in (g for gs in getattr(response, "generations", None) or [] for g in gs):
+            message = getattr(generation, "message", None)
+            invoked = invoked_model_id(getattr(message, "response_metadata", None))
+            if invoked:
+                message.response_metadata["model_name"] = invoked
         super().on_llm_end(response, **kwargs)
         # The usage of calls served at a tier other than default (Converse echoes ``serviceTier``), per model,
         # so the cost uses the tier's price multiplier.
@@ -112,21 +120,35 @@ def cost(price: Price, input_tokens: float, output_tokens: float, cache_read_tok
             + cache_read_tokens * read + cache_write_tokens * write) / 1000.0
 
 
+def _catalogue_price(model_id: str) -> Optional[Price]:
+    """The catalogue's price of a model no alias names: the model a prompt router alias invoked."""
+    from chains.catalogue import model_facts
+
+    facts = model_facts(model_id)
+    return Price.model_validate(facts["price"]) if facts is not None else None
+
+
+def _price(settings: Settings, model_id: str) -> Optional[Price]:
+    """The price of a model: its alias's, else (a model a prompt router invoked) the catalogue's."""
+    alias = settings.alias_for_model_id(model_id)
+    return settings.models[alias].price if alias is not None else _catalogue_price(model_id)
+
+
 def tier_multiplier(settings: Settings, model_id: str, tier: Optional[str]) -> float:
     """The price multiplier of a service tier for a model (catalogue ``tier_multipliers``; 1 when unknown)."""
-    alias = settings.alias_for_model_id(model_id)
-    if alias is None or not tier:
+    if not tier:
         return 1.0
-    return float(settings.models[alias].price.tier_multipliers.get(tier, 1.0))
+    price = _price(settings, model_id)
+    return float(price.tier_multipliers.get(tier, 1.0)) if price is not None else 1.0
 
 
 def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any], tier: Optional[str] = None) -> float:
-    """USD for one model's usage (the five counts of ``split_usage``) at a service tier (None: default); 0
-    for a model id that is not configured (and so has no price)."""
-    alias = settings.alias_for_model_id(model_id)
-    if alias is None:
+    """USD for one model's usage (the five counts of ``split_usage``) at a service tier (None: default): at its
+    alias's price, else (a model a prompt router invoked) the catalogue's; 0 for a model id neither knows."""
+    price = _price(settings, model_id)
+    if price is None:
         return 0.0
-    return tier_multiplier(settings, model_id, tier) * cost(settings.models[alias].price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+    return tier_multiplier(settings, model_id, tier) * cost(price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                 usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id))
 
 

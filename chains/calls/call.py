@@ -133,10 +133,12 @@ def typed_error(exc: BaseException, model_id: str, start: float) -> ModelCallErr
 
 
 def outcome_of(alias: str, model_id: str, message: Any, start: float) -> CallOutcome:
+    from chains.profiles import invoked_model_id
+
     meta = getattr(message, "response_metadata", None) or {}
     return CallOutcome(
         alias=alias,
-        model_id=model_id,
+        model_id=invoked_model_id(meta) or model_id,  # a prompt router: the model it invoked
         message=message,
         wall_ms=(time.perf_counter() - start) * 1000.0,
         bedrock_latency_ms=bedrock_latency(message),

@@ -83,6 +83,8 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
     for name, err in prompt_errors.items():
         ok = False
         lines.append(f"  {name}: {err}")
+    import chains.catalogue as catalogue
+
     lines.append("models:")
     # Columns as wide as the longest alias and model id, so long names stay in line.
     alias_w = max((len(a) for a in settings.models), default=0)
@@ -92,10 +94,15 @@ def run_check(ping: bool = False, runtime: Any = None) -> Tuple[str, bool]:
         ok = ok and not retired
         line = f"  {alias:<{alias_w}}  {cfg.model_id:<{id_w}}  {text}"
         if ping:
+            line += f"  {live_lifecycle(factory, cfg, settings.region)}"
             status, detail = _ping(factory, alias)
             ok = ok and status
             line += f"  {'OK' if status else 'FAIL'} {detail}"
         lines.append(line)
+        if catalogue.prompt_router(cfg.model_id) is not None:
+            routed, detail = router_models(factory, cfg, settings.region)
+            ok = ok and routed
+            lines.append(f"  {'':<{alias_w}}  prompt router: {detail}")
     return "\n".join(lines), ok
 
 
@@ -104,6 +111,8 @@ def lifecycle_line(cfg: Any, region: str) -> Tuple[str, bool]:
     import chains.catalogue as catalogue
 
     state = catalogue.lifecycle(cfg.model_id, region)
+    if state is None and catalogue.prompt_router(cfg.model_id) is not None:
+        return "lifecycle: per model (a Bedrock prompt router; figures: its models' smallest limits, dearest price)", False
     if state is None:
         return "lifecycle: unknown (not in the model catalogue; figures from config.yaml)", False
     after = catalogue.successor(cfg.model_id)
@@ -116,6 +125,56 @@ def lifecycle_line(cfg: Any, region: str) -> Tuple[str, bool]:
         when = f", end of life {state.eol_date}" if state.eol_date else ""
         return f"lifecycle: legacy in {region}{when}{then}", False
     return f"lifecycle: active in {region}", False
+
+
+def base_model_id(cfg: Any) -> str:
+    """The foundation model behind a configured id: an application profile's resolved base, a catalogued
+    profile's or ARN's base model, else the id without a geography prefix or ARN path."""
+    import chains.catalogue as catalogue
+
+    if getattr(cfg, "base_model_id", None):
+        return cfg.base_model_id
+    e = catalogue.entry(cfg.model_id)
+    if e is not None:
+        return e.id
+    bare = str(cfg.model_id).rsplit("/", 1)[-1]
+    head, _, rest = bare.partition(".")
+    return rest if rest and head in ("us", "eu", "apac", "global", "us-gov", "ca", "jp", "au") else bare
+
+
+def live_lifecycle(factory: Any, cfg: Any, region: str) -> str:
+    """Bedrock's own lifecycle of the model behind ``cfg`` in ``region`` (``GetFoundationModel``), beside the
+    catalogue's: ``live: ACTIVE`` / ``live: LEGACY`` / ``live: not found (...)`` (an end-of-life model is no
+    longer found in that region). https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetFoundationModel.html"""
+    import chains.catalogue as catalogue
+
+    if catalogue.prompt_router(cfg.model_id) is not None:
+        return "live: per model (the router's models below)"
+    base = base_model_id(cfg)
+    try:
+        details = factory.control_client(cfg.region or region).get_foundation_model(
+            modelIdentifier=base)["modelDetails"]
+    except Exception as exc:  # a plain-words line, never a traceback
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        if code == "ResourceNotFoundException":
+            return f"live: not found in {cfg.region or region} (retired or not offered there)"
+        return f"live: unknown ({code})"
+    return f"live: {(details.get('modelLifecycle') or {}).get('status', 'unknown')}"
+
+
+def router_models(factory: Any, cfg: Any, region: str) -> Tuple[bool, str]:
+    """A prompt router alias's models and fallback, as Bedrock describes the router (``GetPromptRouter``).
+    https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetPromptRouter.html"""
+    try:
+        router = factory.control_client(cfg.region or region).get_prompt_router(promptRouterArn=cfg.model_id)
+    except Exception as exc:  # a plain-words line, never a traceback
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        return False, f"GetPromptRouter failed ({code}): {str(exc)[:200]}"
+    models = [str(m.get("modelArn", "")).rsplit("/", 1)[-1] for m in router.get("models") or []]
+    fallback = str((router.get("fallbackModel") or {}).get("modelArn", "")).rsplit("/", 1)[-1]
+    quality = (router.get("routingCriteria") or {}).get("responseQualityDifference")
+    return True, (f"{router.get('promptRouterName', '?')}: models {', '.join(models) or 'none'}; fallback "
+                  f"{fallback or 'none'}; responseQualityDifference {quality}")
 
 
 def config_problems(runtime: Any) -> List[str]:

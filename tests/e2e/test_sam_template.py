@@ -71,7 +71,11 @@ class Resolver:
             if fn == "Ref":
                 if args == "AWS::NoValue":
                     return NO_VALUE
+                if self.tpl["Parameters"].get(args, {}).get("Type") == "CommaDelimitedList":
+                    return [v for v in self.params.get(args, "").split(",") if v] or [""]
                 return self.params.get(args, f"<ref {args}>")
+            if fn == "Fn::Join":
+                return args[0].join(self.value(args[1]))
             if fn == "Fn::If":
                 return self.value(args[1] if self.condition(args[0]) else args[2])
             if fn == "Fn::Sub":
@@ -234,6 +238,30 @@ def test_bedrock_through_profiles_only_the_configured_profiles(template, config)
     # The foundation models in any Region the profile routes to, but only through our profiles.
     assert set(routed["Resource"]) == {_arn_fm("*", m) for m in model_ids(config).values()}
     assert set(routed["Condition"]["ArnEquals"]["bedrock:InferenceProfileArn"]) == profiles
+
+
+APP_PROFILE = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/abc123"
+
+
+def test_application_profiles_grant_nothing_unless_configured(template):
+    for geo in ("", "us"):
+        for s in statements(template, InferenceProfileGeo=geo):
+            assert "bedrock:GetInferenceProfile" not in as_list(s["Action"])
+            assert not any("application-inference-profile" in str(r) for r in as_list(s["Resource"]))
+
+
+def test_application_profiles_read_and_invoked_and_their_models_only_through_them(template, config):
+    stmts = statements(template, ApplicationInferenceProfileArns=APP_PROFILE)
+    mine = [s for s in stmts if APP_PROFILE in str(s)]
+    assert len(mine) == 2
+    use, through = mine
+    assert set(as_list(use["Action"])) == BEDROCK_ACTIONS | {"bedrock:GetInferenceProfile"}
+    assert as_list(use["Resource"]) == [APP_PROFILE] and "Condition" not in use
+    assert set(as_list(through["Action"])) == BEDROCK_ACTIONS
+    assert set(through["Resource"]) == {_arn_fm("*", m) for m in model_ids(config).values()}
+    assert as_list(through["Condition"]["ArnEquals"]["bedrock:InferenceProfileArn"]) == [APP_PROFILE]
+    # GetInferenceProfile is granted on nothing else.
+    assert [s for s in stmts if "bedrock:GetInferenceProfile" in as_list(s["Action"])] == [use]
 
 
 def test_s3_only_put_object_under_the_comparisons_prefix(template):

@@ -18,7 +18,7 @@ PACKAGE = ROOT / "chains"
 LAYERS = [
     ("chains.deadline", "chains.echo"),
     ("chains.errors",),
-    ("chains.catalogue", "chains.guardrails"),
+    ("chains.catalogue", "chains.guardrails", "chains.profiles"),
     ("chains.config",),
     ("chains.caching.facts", "chains.caching.marks"),
     ("chains.limits", "chains.usage", "chains.options", "chains.reasoning", "chains.prompts", "chains.models", "chains.attachments",
