@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 for _path in (ROOT, TESTS):  # the project (chains, handler) and tests/helpers (as ``helpers``)
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from helpers.lambda_context import FakeLambdaContext  # noqa: E402,F401 - tests import it from conftest too
 
 # Variables that would let a test reach real AWS or change which backend is chosen.
 AWS_ENV = [
@@ -71,24 +74,6 @@ def runtime(clean_env):
 @pytest.fixture
 def emulator(runtime):
     return runtime.factory.emulator
-
-
-class FakeLambdaContext:
-    """The attributes of a Lambda context object that the handler reads (as Powertools' tests do)."""
-
-    function_name = "bedrock-chains"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/bedrock-chains"
-    log_stream_name = "2026/11/25/[$LATEST]abcdef"
-
-    def __init__(self, request_id: str = "req-0001", remaining_ms: int = 300_000) -> None:
-        self.aws_request_id = request_id
-        self._remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining
 
 
 @pytest.fixture

@@ -23,22 +23,10 @@ import pytest
 
 import chains.deadline as deadline
 import handler
+from helpers.lambda_context import FakeLambdaContext
 from chains import get_chain
 
 
-class FakeLambdaContext:
-    """The Lambda context attributes the service reads (a local copy: ``conftest`` is ambiguous in a full run)."""
-
-    function_name = "bedrock-chains"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains"
-
-    def __init__(self, request_id: str = "req-0001", remaining_ms: int = 300_000) -> None:
-        self.aws_request_id = request_id
-        self._remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining
 
 ROOT = Path(__file__).resolve().parents[2]
 MARGIN_S = 1.5  # scheduling slack on a loaded 2-core runner; the models take 3 s to 60 s
@@ -197,7 +185,7 @@ def test_the_tracing_flush_is_bounded_by_the_time_left_and_says_so(silent_endpoi
     script = """
         import sys, time
         import handler
-        from conftest import FakeLambdaContext
+        from helpers.lambda_context import FakeLambdaContext
         start = time.perf_counter()
         status, body = handler.handle({"chain": "qa", "input": {"question": "q"}}, FakeLambdaContext("r1", 3500))
         print("TOOK", round(time.perf_counter() - start, 2), status, file=sys.stderr, flush=True)

@@ -13,25 +13,13 @@ import pytest
 import yaml
 
 import handler
+from helpers.lambda_context import FakeLambdaContext
 from chains import build_runtime, get_chain
 from chains.echo import ECHO_CHARS, bounded, clip
 from chains.prompts import MAX_HISTORY_MESSAGES, PromptLibrary
 from chains.service import MAX_EVENT_BYTES
 
 
-class FakeLambdaContext:
-    """The Lambda context attributes the service reads (a local copy: ``conftest`` is ambiguous in a full run)."""
-
-    function_name = "bedrock-chains"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bedrock-chains"
-
-    def __init__(self, request_id: str = "req-0001", remaining_ms: int = 300_000) -> None:
-        self.aws_request_id = request_id
-        self._remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining
 
 ROOT = Path(__file__).resolve().parents[2]
 QA = {"chain": "qa", "input": {"question": "Which family is Nova from?", "context": "Amazon Nova is Amazon's."}}
