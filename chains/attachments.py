@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
 import re
 from typing import Any, Dict, List, Mapping
 
@@ -60,7 +61,7 @@ def attachment_blocks(inputs: Mapping[str, Any]) -> List[Dict[str, Any]]:
             raise BadRequest(f"input '{key}' has {len(items)} items; Bedrock takes at most {limit}", field=key)
         for n, item in enumerate(items):
             where = f"{key}[{n}]"
-            if not isinstance(item, Mapping):
+            if not isinstance(item, abc.Mapping):
                 raise BadRequest(f"{where} must be an object with mime_type and data", field=where)
             unknown = set(item) - {"mime_type", "data", "name"}
             if unknown:

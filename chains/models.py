@@ -204,8 +204,12 @@ class ModelFactory:
     def chat_model(self, alias: str, **overrides: Any) -> Any:
         """The shared ChatBedrockConverse for ``alias`` (overrides such as max_tokens give a separate one)."""
         cfg = self.settings.model(alias)
-        # Overrides may hold dicts (guardrail_config): the key is their canonical JSON.
-        key = (alias, json.dumps(overrides, sort_keys=True, default=str))
+        # Overrides may hold dicts (guardrail_config): then the key is their canonical JSON; plain values (the
+        # common case: max_tokens, temperature, None) key as they are, without serialising on every call.
+        if all(v is None or type(v) in (int, float, str, bool) for v in overrides.values()):
+            key = (alias, *sorted(overrides.items()))
+        else:
+            key = (alias, json.dumps(overrides, sort_keys=True, default=str))
         with self._lock:
             model = self._models.get(key)
             if model is None:

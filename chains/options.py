@@ -5,6 +5,7 @@ An unknown option is a 400 that lists the valid ones, so a typo never silently c
 
 from __future__ import annotations
 
+import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
 from typing import Any, List, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
@@ -72,7 +73,7 @@ def parse_options(raw: Any) -> Options:
         return Options()
     if isinstance(raw, Options):
         return raw
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, abc.Mapping):
         raise BadRequest(f"options must be an object, got {type(raw).__name__}", field="options")
     try:
         return Options.model_validate(dict(raw))

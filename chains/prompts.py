@@ -7,6 +7,7 @@ templates are f-string or mustache (never jinja2), and the declared variables mu
 
 from __future__ import annotations
 
+import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
 import os
 import re
 import stat
@@ -358,7 +359,7 @@ def _history(var: str, value: Any) -> List[Any]:
                          limit=MAX_HISTORY_MESSAGES)
     out: List[Any] = []
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or set(item) - {"role", "content"}:
+        if not isinstance(item, abc.Mapping) or set(item) - {"role", "content"}:
             raise BadRequest(f"{var}[{i}] must be an object with 'role' and 'content'", field=var)
         raw_role = item.get("role")
         role = _HISTORY_ROLES.get(raw_role) if isinstance(raw_role, str) else None

@@ -52,6 +52,8 @@ class UsageCollector(UsageMetadataCallbackHandler):
     """
 
     run_inline = True
+    # The timed call feeds it directly (chains.calls.direct); other model calls reach it through LangChain.
+    direct_feed = True
     ignore_chain = True
     ignore_retriever = True
     ignore_agent = True

@@ -6,11 +6,13 @@ latency and error translation exist once (the streamed call is ``chains.calls.st
 
 from __future__ import annotations
 
+import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from chains.caching.placement import place, remember
+from chains.calls.direct import DirectRun, split_direct
 from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
@@ -75,7 +77,7 @@ def message_text(message: Any) -> str:
         for block in content:
             if isinstance(block, str):
                 parts.append(block)
-            elif isinstance(block, Mapping) and block.get("type") == "text":
+            elif isinstance(block, abc.Mapping) and block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
         return "".join(parts)
     return str(content)
@@ -83,7 +85,7 @@ def message_text(message: Any) -> str:
 
 def bedrock_latency(message: Any) -> Optional[int]:
     """Bedrock's own ``latencyMs`` of an AIMessage (or of its ``response_metadata`` dict)."""
-    meta = message if isinstance(message, Mapping) else (getattr(message, "response_metadata", None) or {})
+    meta = message if isinstance(message, abc.Mapping) else (getattr(message, "response_metadata", None) or {})
     value = (meta.get("metrics") or {}).get("latencyMs")
     # langchain-aws gives a list [n] on invoke and an int on stream.
     if isinstance(value, list):
@@ -96,13 +98,20 @@ def invoke_model(
 ) -> CallOutcome:
     """Invoke ``model``; raises a ``ModelCallError`` subclass (with ``.elapsed_ms``) on failure."""
     placement = place(model_id, messages)  # this model's cache checkpoints (none if it has no caching)
+    # Our usage collector and call observer are fed here, not through LangChain's dispatch (chains.calls.direct).
+    config, direct = split_direct(config)
+    run = DirectRun(direct, getattr(model, "model_id", model_id), placement.messages, config)
     start = time.perf_counter()
     try:
         message = model.invoke(placement.messages, config=config)
+    except Exception as exc:
+        run.error(exc)
+        raise typed_error(exc, model_id, start) from exc
+    run.end(message)  # as LangChain would: the call ended (usage counts what Bedrock billed, an empty answer too)
+    try:
         _require_content(message)
     except Exception as exc:
-        err = typed_error(exc, model_id, start)
-        raise err from exc
+        raise typed_error(exc, model_id, start) from exc
     remember(placement, message)
     return logged(outcome_of(alias, model_id, message, start), messages)
 

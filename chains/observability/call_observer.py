@@ -66,6 +66,8 @@ class ModelCallObserver(BaseCallbackHandler):
     raise_error = False
     # Run in the calling thread even under async managers: the work is tiny and the state is locked.
     run_inline = True
+    # The timed call feeds it directly (chains.calls.direct); other model calls reach it through LangChain.
+    direct_feed = True
     # Model events only: chain, retriever, agent, retry and custom events are skipped before dispatch.
     ignore_chain = True
     ignore_retriever = True

@@ -13,12 +13,14 @@ Only ``re`` and ``os`` are imported: this module is on every request path and co
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import re
 import weakref
 from collections.abc import Mapping as AbcMapping
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Iterable, Iterator, List, Mapping, Optional
 
 MASK = "[REDACTED]"
 
@@ -297,18 +299,40 @@ class RedactionFilter(logging.Filter):
     @staticmethod
     def _clean(record: logging.LogRecord, message: Optional[str], extras: List[str], values: List[str]) -> bool:
         """Whether nothing in the message and ``extra`` fields needs masking: one pass over all their strings
-        joined (the cost of a line is then one scan of its text, not one per field)."""
+        joined (the cost of a line is then one scan of its text, not one per field). Fields the logging code
+        passed through ``prescanned`` were masked already and are not scanned again."""
         strings: List[str] = []
         if message is None:
             if not _collect_strings(record.msg, 50, 0, strings):
                 return False
         else:
             strings.append(message)
+        skip = _PRESCANNED.get()
         for key in extras:
-            if not _collect_strings(getattr(record, key), 50, 0, strings):
+            value = getattr(record, key)
+            if id(value) in skip:
+                continue
+            if not _collect_strings(value, 50, 0, strings):
                 return False
         joined = "\x00".join(strings)
         return redact(joined, values=values) == joined
+
+
+# ids of objects the code about to log has masked already (``prescanned``): valid while that block runs, since the
+# caller holds the objects (an id is unique among objects alive at the same time).
+_PRESCANNED: "contextvars.ContextVar[frozenset]" = contextvars.ContextVar("chains_prescanned", default=frozenset())
+
+
+@contextlib.contextmanager
+def prescanned(*objects: Any) -> Iterator[None]:
+    """Log lines written in this block may carry ``objects`` as ``extra`` fields without ``RedactionFilter``
+    scanning them again: for structures that are already the output of ``redact_obj`` (a response body's
+    route and usage, on the request's result line). Only for that: anything else is scanned as always."""
+    token = _PRESCANNED.set(frozenset(id(o) for o in objects))
+    try:
+        yield
+    finally:
+        _PRESCANNED.reset(token)
 
 
 # Records this filter has masked completely (message, extras; no exception or stack text): a formatter may skip

@@ -25,7 +25,7 @@ from chains.echo import bounded
 from chains.errors import ConfigError
 from chains.observability.call_observer import ModelCallObserver, clip
 from chains.observability.metrics import emit_metrics
-from chains.observability.redaction import redact_obj
+from chains.observability.redaction import prescanned, redact_obj
 from chains.observability.setup import Observability, ObservabilityConfig, setup, take_cold_start
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,10 @@ class RequestScope:
             fields["cache_saved_usd"] = round(saved, 8)
         if self.obs.log_prompts:
             fields["output"] = clip(output if isinstance(output, str) else str(output))
-        log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
-                 extra=fields)
+        # The body was masked by ``finish``: its parts on this line are not scanned again (the rest is).
+        with prescanned(fields["model"], fields["usage"], fields["route"], self._request_fields.get("options")):
+            log.info("result: 200 from %s in %s ms", route.get("model") or body.get("model"), body.get("latency_ms"),
+                     extra=fields)
 
     def _log_failure(self, status: int, body: Dict[str, Any]) -> None:
         error = body.get("error") or {}

@@ -118,13 +118,15 @@ def _word_regex(words: Iterable[str]) -> Optional["re.Pattern[str]"]:
     if not words:
         return None
     # Longest first so "step by step" wins over "step"; \b only where the word starts/ends with a word char.
+    # Lowercase words, matched against lowercased text (chains.routing.signals) without re.IGNORECASE: the same
+    # hits, 2-3x faster (IGNORECASE keeps re from its fast literal search).
     parts = []
-    for w in sorted(set(words), key=len, reverse=True):
-        esc = re.escape(w.strip())
-        left = r"\b" if re.match(r"\w", w.strip()) else ""
-        right = r"\b" if re.search(r"\w$", w.strip()) else ""
+    for w in sorted({w.strip().lower() for w in words}, key=len, reverse=True):
+        esc = re.escape(w)
+        left = r"\b" if re.match(r"\w", w) else ""
+        right = r"\b" if re.search(r"\w$", w) else ""
         parts.append(f"{left}{esc}{right}")
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return re.compile("|".join(parts))
 
 
 class CompiledRules:

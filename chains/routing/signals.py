@@ -3,6 +3,7 @@ domain, and the prompt's domain preamble. Cheap by design: regular expressions c
 
 from __future__ import annotations
 
+import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
 from typing import Any, List, Mapping, Optional, Set, Tuple
 
 from chains.routing.settings import CompiledRules, RouterSettings
@@ -40,7 +41,7 @@ def domain_preamble(prompt: Any, domain: str) -> Optional[str]:
     """The prompt file's ``metadata.domain_preambles[domain]`` (dynamic contextualisation), if any."""
     extra = getattr(prompt.metadata, "model_extra", None) or {}
     preambles = extra.get("domain_preambles") or {}
-    text = preambles.get(domain) if isinstance(preambles, Mapping) else None
+    text = preambles.get(domain) if isinstance(preambles, abc.Mapping) else None
     return text if isinstance(text, str) and text.strip() else None
 
 
@@ -52,6 +53,7 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
     if input_tokens >= d.length.min_tokens and d.length.weight:
         score += d.length.weight
         fired.append(f"long input ({input_tokens:,} >= {d.length.min_tokens:,} tokens)")
+    lowered = text.lower()  # the keyword regexes are lowercase (chains.routing.settings._word_regex)
     questions = text.count("?")
     if questions >= d.questions.min_count and d.questions.weight:
         score += d.questions.weight
@@ -59,8 +61,8 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
     for name, weight, max_hits, words, patterns in rules.signals:
         hits: List[str] = []
         if words is not None:
-            for m in words.finditer(text):
-                word = m.group(0).lower()
+            for m in words.finditer(lowered):
+                word = m.group(0)
                 if word not in hits:
                     hits.append(word)
                 if len(hits) >= max(3, max_hits):
@@ -79,10 +81,11 @@ def content_difficulty(rules: CompiledRules, text: str, input_tokens: int) -> Tu
 
 def content_domain(rules: CompiledRules, text: str) -> Tuple[str, List[str]]:
     best, best_hits = "general", []
+    lowered = text.lower()  # the domain regexes are lowercase (chains.routing.settings._word_regex)
     for name, regex in rules.domains:
         if regex is None:
             continue
-        hits = sorted({m.group(0).lower() for m in regex.finditer(text)})
+        hits = sorted({m.group(0) for m in regex.finditer(lowered)})
         if len(hits) > len(best_hits):
             best, best_hits = name, hits
     return best, best_hits[:3]
@@ -94,7 +97,7 @@ def attachment_tokens(inputs: Mapping[str, Any], rs: RouterSettings) -> int:
     documents = inputs.get("documents") or []
     total = len(images) * rs.image_tokens if isinstance(images, list) else 0
     for doc in documents if isinstance(documents, list) else []:
-        data = doc.get("data") if isinstance(doc, Mapping) else None
+        data = doc.get("data") if isinstance(doc, abc.Mapping) else None
         if isinstance(data, str):
             total += -(-(len(data) * 3 // 4) // 4)
     return total
