@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -89,9 +89,9 @@ class LoadedPrompt:
             values[var] = str(value)
         return values
 
-    def format_messages(self, data: Mapping[str, Any], cache: bool = False) -> List[Any]:
-        """The prompt's messages; ``cache``: with candidate cache checkpoints after the stable parts
-        (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
+    def format_messages(self, data: Mapping[str, Any], cache: Union[bool, str] = False) -> List[Any]:
+        """The prompt's messages; ``cache`` (True or a TTL, "5m" / "1h"): with candidate cache checkpoints after
+        the stable parts (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
         values = self.variables(data)
         if not cache:
             return self.template.format_messages(**values)
@@ -101,7 +101,8 @@ class LoadedPrompt:
             return self.template.format_messages(**values)
         from chains.caching.marks import format_marked
 
-        return format_marked(self.template, values, self.spec.metadata.cache_after, self.placeholders)
+        return format_marked(self.template, values, self.spec.metadata.cache_after, self.placeholders,
+                             ttl=cache if isinstance(cache, str) else "5m")
 
     def static_chars(self) -> int:
         """Characters of the prompt file's own message text (what every request of it shares)."""
