@@ -59,12 +59,11 @@ def _block_text(block: Any) -> Optional[str]:
     return text if isinstance(text, str) else None
 
 
-def candidates(messages: Sequence[Any], model_id: str = "", prefix_tokens: int = 0) -> List[Checkpoint]:
+def candidates(messages: Sequence[Any], model_id: str = "") -> List[Checkpoint]:
     """Every candidate cachePoint with its prefix's estimated tokens, in order (no hashing: cheap).
-    Images and documents count at ``model_id``'s figures; ``prefix_tokens``: what comes before the messages
-    (tool definitions: Bedrock's prefix order is tools, system, messages)."""
+    Images and documents count at ``model_id``'s figures."""
     out: List[Checkpoint] = []
-    tokens = prefix_tokens
+    tokens = 0
     for i, m in enumerate(messages):
         tokens += PER_MESSAGE_OVERHEAD
         content = getattr(m, "content", m)
@@ -122,10 +121,10 @@ def select(facts: Optional[CacheFacts], messages: Sequence[Any], found: Sequence
             for cp in kept]
 
 
-def place(model_id: str, messages: List[Any], prefix_tokens: int = 0) -> Placement:
+def place(model_id: str, messages: List[Any]) -> Placement:
     """The messages for ``model_id``: kept checkpoints stay (with the TTL the model offers), the other
-    candidates are removed. ``prefix_tokens``: tokens before the messages (tool definitions)."""
-    found = candidates(messages, model_id, prefix_tokens) if has_marks(messages) else []
+    candidates are removed."""
+    found = candidates(messages, model_id) if has_marks(messages) else []
     if not found:
         return Placement(messages, (), model_id)
     kept = select(caching_facts(model_id), messages, found)
