@@ -46,12 +46,9 @@ def main() -> int:
                             stderr=subprocess.DEVNULL, text=True)
     try:
         endpoint = moto.stdout.readline().strip()
-        # BEDROCK_LOCAL_LIFECYCLE=0 as in tests/conftest.py: config.yaml's default Claude 3 models are retired in
-        # the emulator's catalogue until the defaults move; with it on, their records fail (typed, accounted for).
         os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "bench",
                            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-                           "BEDROCK_LOCAL_BATCH_SECONDS": "0.01",
-                           "BEDROCK_LOCAL_LIFECYCLE": os.environ.get("BEDROCK_LOCAL_LIFECYCLE", "0")})
+                           "BEDROCK_LOCAL_BATCH_SECONDS": "0.01"})
         report = run(args.records)
     finally:
         moto.stdin.close()

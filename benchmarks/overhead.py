@@ -27,10 +27,6 @@ CONTEXT = "Amazon Nova is Amazon's own family of foundation models. Claude model
 CHAIN_GOAL_MS, HANDLER_GOAL_MS = 0.5, 1.0
 # Lambda's logging set-up (JSON to stdout, INFO, EMF metrics); stdout goes to /dev/null while measuring.
 LAMBDA_ENV = {"AWS_LAMBDA_FUNCTION_NAME": "bedrock-chains-bench", "LOG_LEVEL": "INFO"}
-# The emulator refuses end-of-life model ids by date (config.yaml's claude_haiku is one): with lifecycle on,
-# every qa request would first fail on it and then fall back, and the benchmark would time a fallback, not the
-# overhead. The emulator process inherits this.
-EMULATOR_ENV = {"BEDROCK_LOCAL_LIFECYCLE": "0"}
 
 
 class _Context:
@@ -61,7 +57,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30, help="rounds of 10 calls per variant")
     args = ap.parse_args()
     os.environ.update(LAMBDA_ENV)
-    os.environ.update(EMULATOR_ENV)
 
     with emulator_process(latency_scale=0.0) as url, bedrock_env(url):
         import boto3

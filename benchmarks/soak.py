@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("LOG_LEVEL", "CRITICAL")  # one log line per request would dominate the CPU figures
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("BEDROCK_LOCAL_LIFECYCLE", "0")  # config.yaml still names retired Claude 3 ids
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL",
               "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "S3_BUCKET_NAME"):
     os.environ.pop(_name, None)

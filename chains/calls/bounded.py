@@ -88,12 +88,18 @@ class _Pool:
 _pool = _Pool()
 
 
-def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float], name: str = "bedrock-call") -> Any:
+def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float], name: str = "bedrock-call",
+                self_bound_s: Optional[float] = None) -> Any:
     """``fn()``, waited for at most ``timeout_s`` (None: inline, no thread). Raises ``CallAbandoned`` when late.
+
+    ``self_bound_s``: the longest ``fn`` can take by its own timeouts (``botocore_bound_s``). When more time
+    than that is left, ``fn`` ends before the deadline whatever happens, so it runs inline: the hand-off to a
+    worker thread and back costs ~0.1 ms per call (benchmarks/overhead.py), and a Lambda with minutes left
+    calling a model whose read timeout is 60 s needs no watchdog.
 
     The context is copied into the worker, so callbacks (usage, tracing) still see the call.
     """
-    if timeout_s is None:
+    if timeout_s is None or (self_bound_s is not None and timeout_s > self_bound_s):
         return fn()
     if timeout_s <= 0:
         raise CallAbandoned("no time left")
@@ -104,6 +110,28 @@ def run_bounded(fn: Callable[[], Any], timeout_s: Optional[float], name: str = "
     if job.error is not None:
         raise job.error
     return job.value
+
+
+# botocore's longest pause between two tries: standard and adaptive modes cap the exponential backoff at 20 s
+# (botocore/retries/standard.py MAX_BACKOFF); legacy mode's delay is rand() * 2 ** (attempt - 1) seconds
+# (botocore/data/_retry.json: base "rand", growth_factor 2).
+_STANDARD_MAX_BACKOFF_S = 20.0
+
+
+def botocore_bound_s(mode: str, total_max_attempts: int, connect_timeout: float, read_timeout: float
+                     ) -> Optional[float]:
+    """The longest one non-streamed botocore call can last by its own timeouts: each try waits at most the
+    connect timeout and then the read timeout (Bedrock's Converse answer arrives whole, after the model
+    finishes; botocore's read timeout bounds that wait), plus the backoff between tries. None for adaptive
+    mode, whose client-side rate limiter may wait for capacity without a bound."""
+    if mode == "adaptive":
+        return None
+    retries = max(0, total_max_attempts - 1)
+    if mode == "legacy":
+        backoff = float(sum(2 ** i for i in range(retries)))
+    else:
+        backoff = _STANDARD_MAX_BACKOFF_S * retries
+    return total_max_attempts * (connect_timeout + read_timeout) + backoff
 
 
 def pooled_threads() -> Tuple[int, int]:

@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from langchain_core.runnables import RunnableConfig
 
-from chains.calls.bounded import CallAbandoned, run_bounded
+from chains.calls.bounded import CallAbandoned, botocore_bound_s, run_bounded
 from chains.calls.call import Attempt, CallOutcome, invoke_model
 from chains.calls.cooldown import Cooldown
 from chains.calls.retired import retirement_reason
@@ -196,7 +196,8 @@ class _Run:
         model = self.model(alias, tier)
         start = time.perf_counter()
         try:
-            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s)
+            outcome = run_bounded(lambda: invoke_model(model, alias, cfg.model_id, messages, config), timeout_s,
+                                  self_bound_s=_own_bound_s(cfg))
         except CallAbandoned:
             raise self.timed_out(alias, (time.perf_counter() - start) * 1000.0) from None
         except Throttled as err:
@@ -219,6 +220,11 @@ class _Run:
     def not_fallen_over(self, err: ModelCallError) -> ModelCallError:
         err.details.setdefault("attempts", self.attempts)
         return err
+
+
+def _own_bound_s(cfg: Any) -> Optional[float]:
+    r = cfg.retry
+    return botocore_bound_s(r.mode, r.total_max_attempts, r.connect_timeout, r.read_timeout)
 
 
 def _start(chain: Any, request: Any, candidates: Sequence[str], max_tokens: Optional[int]) -> _Run:

@@ -117,3 +117,41 @@ def test_cache_reloads_a_changed_file(tmp_path):
     (tmp_path / "good.yaml").write_text(textwrap.dedent(GOOD).replace("Be brief.", "Be very brief."))
     os.utime(tmp_path / "good.yaml", (time.time() + 5, time.time() + 5))
     assert lib.load("good").format_messages({"question": "q"})[0].content == "Be very brief."
+
+
+# --- the per-request fast paths (chains.prompts: cached file check, direct formatting) -------------------------
+
+def test_a_cached_prompt_replaced_by_a_symlink_out_of_the_folder_is_refused(tmp_path):
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    lib = lib_with(folder, good=GOOD)
+    assert lib.load("good").name == "good"  # cached now
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(GOOD.replace("Be brief.", "secret_key 1"))
+    (folder / "good.yaml").unlink()
+    (folder / "good.yaml").symlink_to(secret)
+    with pytest.raises(PromptError) as err:
+        lib.load("good")
+    assert "secret_key" not in str(err.value)
+
+
+def test_a_changed_prompt_file_is_read_again(tmp_path):
+    lib = lib_with(tmp_path, good=GOOD)
+    assert lib.load("good").format_messages({"question": "x"})[0].content == "Be brief."
+    (tmp_path / "good.yaml").write_text(textwrap.dedent(GOOD.replace("Be brief.", "Be very brief indeed.")))
+    assert lib.load("good").format_messages({"question": "x"})[0].content == "Be very brief indeed."
+
+
+@pytest.mark.parametrize("content", [
+    "Q: {question}",                    # plain: formatted directly
+    "Q: {{literal}} {question}",        # escaped braces
+    "Q: {question!r}",                  # a conversion: LangChain formats
+    "Q: {question:>10}",                # a format spec: LangChain formats
+])
+def test_direct_formatting_gives_the_messages_langchain_gives(tmp_path, content):
+    lib = lib_with(tmp_path, p=GOOD.replace('"Q: {question}"', repr(content).replace("'", '"')))
+    prompt = lib.load("p")
+    values = {"question": "why {not} } {{"}
+    ours = prompt.format_messages(values)
+    theirs = prompt.template.format_messages(**prompt.variables(values))
+    assert [(type(m), m.content) for m in ours] == [(type(m), m.content) for m in theirs]
