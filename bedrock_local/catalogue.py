@@ -123,8 +123,10 @@ class Price:
     tier_multipliers: Mapping[str, float] = field(default_factory=dict)
 
     def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-             cache_write_tokens: int = 0, tier: str = "default", batch: bool = False) -> float:
-        """What a call costs; ``input_tokens`` excludes the cached part, as Bedrock's usage does."""
+             cache_write_tokens: int = 0, tier: str = "default", batch: bool = False,
+             cache_write_1h: bool = False) -> float:
+        """What a call costs; ``input_tokens`` excludes the cached part, as Bedrock's usage does;
+        ``cache_write_1h``: the writes had the 1-hour TTL (``cache_write_1h`` price, 2x input on Claude)."""
         if batch:
             i = self.batch_input if self.batch_input is not None else self.input / 2
             o = self.batch_output if self.batch_output is not None else self.output / 2
@@ -133,6 +135,8 @@ class Price:
             i, o = self.input * mult, self.output * mult
         read = self.cache_read if self.cache_read is not None else self.input
         write = self.cache_write if self.cache_write is not None else self.input
+        if cache_write_1h and self.cache_write_1h is not None:
+            write = self.cache_write_1h
         return (input_tokens * i + output_tokens * o + cache_read_tokens * read
                 + cache_write_tokens * write) / 1000.0
 

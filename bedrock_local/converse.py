@@ -17,6 +17,7 @@ from .answers import Completion, _pieces
 class Extras:
     cache_read: int = 0
     cache_write: int = 0
+    cache_write_ttl: str = "5m"  # the TTL of the written checkpoints (cacheDetails)
     cache_fields: bool = False  # report cacheRead/WriteInputTokens (even when 0)
     trace: dict[str, Any] | None = None
     echo: dict[str, Any] = field(default_factory=dict)  # serviceTier / performanceConfig
@@ -32,6 +33,10 @@ def usage(input_tokens: int, output_tokens: int, extras: Extras | None = None) -
     if ex.cache_fields or cached:
         out["cacheReadInputTokens"] = ex.cache_read
         out["cacheWriteInputTokens"] = ex.cache_write
+    if ex.cache_write:
+        # TokenUsage.cacheDetails: "Cache creation metrics for a specific TTL duration" ({ttl: 5m | 1h,
+        # inputTokens}; https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CacheDetail.html).
+        out["cacheDetails"] = [{"ttl": ex.cache_write_ttl, "inputTokens": ex.cache_write}]
     return out
 
 

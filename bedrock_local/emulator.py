@@ -345,7 +345,8 @@ class Emulator:
         # Billed as the model that served it (an application profile or router is not a price).
         cached = extras.cache_read + extras.cache_write
         rec.cost_usd = entry.price.cost(rec.input_tokens - cached, rec.output_tokens, extras.cache_read,
-                                        extras.cache_write, tiers.requested_tier(request))
+                                        extras.cache_write, tiers.requested_tier(request),
+                                        cache_write_1h=extras.cache_write_ttl == "1h")
         if operation == "Converse":
             if pace:
                 self._sleep(profile.latency_ms(completion.output_tokens))

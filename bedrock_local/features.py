@@ -84,6 +84,7 @@ def run(request: Mapping[str, Any], model_id: str, entry: Any, input_tokens: int
     if points and caps is not None and caps.prompt_caching is not None:
         split = prompt_cache.account(entry.id, points, caps.prompt_caching.min_tokens, input_tokens)
         extras.cache_read, extras.cache_write = split.read, split.write
+        extras.cache_write_ttl = split.write_ttl or "5m"
         extras.cache_fields = True
     extras.response_fields = reasoning.response_fields(request, provider, input_tokens,
                                                        c.output_tokens, thinking_tokens)

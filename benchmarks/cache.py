@@ -9,6 +9,9 @@ caching on, once off; the figure is the ratio of the two costs (``cost_usd`` of 
 1. ``qa``: ten questions over one ~40K-token document (goal <= 0.25x);
 2. ``chat``: a twenty-turn conversation about a ~6K-token file (goal <= 0.4x);
 3. ``compare``: one long prompt on three models, then a second question on the same context (second <= 0.4x);
+4. ``agent``: ten requests to the agent whose tool definitions (three chains with long descriptions, ~5K tokens)
+   and system prompt are the stable prefix (goal <= 0.4x);
+5. ``qa`` with an attached ~20K-token document: ten questions about it (goal <= 0.25x);
 and for every single request: cache-on cost <= cache-off cost + the write premium it paid.
 
     python benchmarks/cache.py [--doc-tokens 40000]
@@ -46,7 +49,7 @@ def document(tokens: int, seed: int = 7) -> str:
     return " ".join(out)
 
 
-def runtime(cache: str) -> Any:
+def runtime(cache: str, tool_tokens: int = 0) -> Any:
     from chains import build_runtime, load_config
     from chains.caching.placement import PREFIXES
 
@@ -57,6 +60,9 @@ def runtime(cache: str) -> Any:
                                      price={"input_per_1k": inp, "output_per_1k": out})
     for chain in data["chains"].values():
         chain["cache"] = cache
+    for name in data["chains"]["agent"]["settings"].get("tools") or () if tool_tokens else ():
+        # A chain's description is its tool definition: a real tool catalogue is long and stable.
+        data["chains"][name]["description"] = document(tool_tokens // 3, seed=sum(map(ord, name)))
     return build_runtime(data, backend="local", notice=False)
 
 
@@ -114,10 +120,33 @@ def compare_scenario(doc: str) -> Scenario:
     return run
 
 
-def measure(name: str, scenario: Scenario) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], Any]:
-    rt_on, rt_off = runtime("auto"), None
+def agent_scenario() -> Scenario:
+    context = "Amazon Nova is Amazon's own family of foundation models. Claude models come from Anthropic."
+
+    def run(rt: Any) -> List[Dict[str, Any]]:
+        agent = rt.chain("agent")
+        return [agent.invoke({"question": f"Use the qa tool: which family is model {n} from?", "context": context,
+                              "options": {"model": "claude_haiku"}}) for n in range(10)]
+    return run
+
+
+def attachment_scenario(doc: str) -> Scenario:
+    import base64
+
+    attached = [{"mime_type": "text/plain", "name": "archive", "data": base64.b64encode(doc.encode()).decode()}]
+    questions = [f"What does entry {n} say about the {WORDS[n % len(WORDS)]}?" for n in range(10)]
+
+    def run(rt: Any) -> List[Dict[str, Any]]:
+        qa = rt.chain("qa")
+        return [qa.invoke({"question": q, "documents": attached}) for q in questions]
+    return run
+
+
+def measure(name: str, scenario: Scenario, tool_tokens: int = 0
+            ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], Any]:
+    rt_on, rt_off = runtime("auto", tool_tokens), None
     on = scenario(rt_on)
-    rt_off = runtime("off")
+    rt_off = runtime("off", tool_tokens)
     off = scenario(rt_off)
     # No request more expensive than without caching by more than the write premium it paid (input side).
     for i, (a, b) in enumerate(zip(on, off)):
@@ -153,6 +182,12 @@ def main() -> None:
     on, off, _ = measure("compare", compare_scenario(doc))
     row("compare: first prompt, 3 models (writes)", on[:1], off[:1], 1.25, "all three")
     row("compare: second prompt, same context", on[1:], off[1:], 0.4, "all three")
+    on, off, _ = measure("agent", agent_scenario(), tool_tokens=5000)
+    row("agent: 10 requests, ~5K tokens of tool definitions", on, off, 0.4,
+        ", ".join(sorted({b["route"]["model"] for b in on})))
+    on, off, _ = measure("attachment", attachment_scenario(document(20000, seed=11)))
+    row("qa: 10 questions about one attached ~20K-token document", on, off, 0.25,
+        ", ".join(sorted({b["route"]["model"] for b in on})))
 
     headers = ["scenario", "requests", "model(s)", "cost off $", "cost auto $", "cache read tok", "cache write tok",
                "auto/off", "goal", ""]

@@ -1,9 +1,9 @@
-"""Attachments: ``images`` and ``documents`` in a request's input, checked and appended to the prompt's messages.
+"""Attachments: ``images`` and ``documents`` in a request's input, checked and put in the prompt's messages.
 
     "images":    [{"mime_type": "image/png", "data": "<base64>"}]                  (png, jpeg, gif, webp)
     "documents": [{"mime_type": "application/pdf", "name": "report", "data": "<base64>"}]
 
-They are appended to the last human message as LangChain standard content blocks; the router only considers
+They go first in the last human message (before the question) as LangChain standard content blocks; the router only considers
 models whose ``capabilities`` have ``vision`` / ``documents`` (``chains.routing.signals``).
 """
 
@@ -33,15 +33,27 @@ _DOC_NAME = re.compile(r"^[A-Za-z0-9\-\(\)\[\]]+( [A-Za-z0-9\-\(\)\[\]]+)*$")
 
 
 def build_messages(chain: Any, request: Any) -> List[Any]:
-    """The prompt's messages with the request's attachments appended to the last human message."""
-    messages = request.prompt.format_messages(request.inputs, cache=getattr(request, "cache", False))
+    """The prompt's messages with the request's attachments put first in the last human message.
+
+    Attachments come before the prompt's text (Bedrock takes document and image blocks before text; the
+    Converse user guide's document example puts the document first): they are the stable part, the question
+    varies. With caching on, a candidate cachePoint follows them, so ten questions about one attached PDF read
+    it from the cache; ``chains.caching.placement`` keeps it only on a model that caches, when the prefix
+    (counted with the model's image / page figures) reaches the model's minimum.
+    """
+    cache = getattr(request, "cache", False)
+    messages = request.prompt.format_messages(request.inputs, cache=cache)
     blocks = attachment_blocks(request.inputs)
     if blocks:
+        if cache:
+            from chains.caching.marks import cache_point
+
+            blocks.append(cache_point(cache if isinstance(cache, str) else "5m"))
         for i in range(len(messages) - 1, -1, -1):
             if isinstance(messages[i], HumanMessage):
                 content = messages[i].content
                 text = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-                messages[i] = HumanMessage(content=text + blocks)
+                messages[i] = HumanMessage(content=blocks + text)
                 break
         else:
             messages.append(HumanMessage(content=blocks))

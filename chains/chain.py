@@ -20,7 +20,7 @@ import collections.abc as abc  # isinstance against typing.Mapping is ~10x slowe
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple, Type
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple, Type, Union
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import (
@@ -60,9 +60,10 @@ class ChainRequest:
     # The absolute deadline (chains.deadline): the one in force when the request was parsed (the service's,
     # or an outer chain's for the agent's tools), narrowed by this request's own options.timeout_ms.
     deadline_at: Optional[float] = None
-    # prompt caching on (options.cache, else the chain's ``cache``): prompts are formatted with candidate
-    # cache checkpoints, kept per model by chains.caching.placement
-    cache: bool = False
+    # prompt caching (options.cache, else the chain's ``cache``): False (off), or the TTL asked for ("5m" for
+    # auto, "1h"): prompts are formatted with candidate cache checkpoints, kept per model by
+    # chains.caching.placement
+    cache: Union[bool, str] = False
 
     def __post_init__(self) -> None:
         if self.deadline_at is None:
@@ -269,7 +270,7 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
             )
         prompt.variables(inputs)  # MissingVariables / type errors before any model is called
         request = ChainRequest(chain=self.name, inputs=inputs, options=options, prompt=prompt,
-                               cache=(options.cache or self.cfg.cache) == "auto")
+                               cache=_cache_mode(options.cache or self.cfg.cache))
         return optimize_request(self.settings, request)  # whitespace and duplicate lines in long inputs
 
     def invoke(self, input: Dict[str, Any], config: Optional[RunnableConfig] = None, **kwargs: Any) -> Dict[str, Any]:
@@ -459,3 +460,8 @@ def _ms_since(start: float) -> float:
 
 def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.replace("-", "_").split("_"))
+
+
+def _cache_mode(mode: str) -> Union[bool, str]:
+    """options.cache / a chain's ``cache`` -> ChainRequest.cache: False (off) or the TTL asked for."""
+    return False if mode == "off" else ("1h" if mode == "1h" else "5m")

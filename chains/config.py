@@ -188,8 +188,9 @@ class ChainConfig(StrictModel):
     model: Optional[str] = None
     models: Optional[List[str]] = None
     description: str = ""
-    # Prompt caching (chains.caching): auto places cache checkpoints; off sends none. options.cache overrides.
-    cache: Literal["auto", "off"] = "auto"
+    # Prompt caching (chains.caching): auto places cache checkpoints (5-minute TTL); 1h the same with the 1-hour
+    # TTL where the model offers it; off sends none. options.cache overrides.
+    cache: Literal["auto", "off", "1h"] = "auto"
     # A Bedrock guardrail {id, version, trace} for every request of this chain; options.guardrail overrides.
     guardrail: Optional[Guardrail] = None
     # Free-form, strategy-specific settings (e.g. map_reduce's chunk size), validated by the strategy.

@@ -40,9 +40,10 @@ class Options(BaseModel):
     exact_count: bool = Field(default=False, description="Use Bedrock CountTokens where supported.")
     optimize: Optional[bool] = Field(default=None, description="Whitespace and duplicate-line optimisation.")
     # Prompt caching (chains.caching)
-    cache: Optional[Literal["auto", "off"]] = Field(
-        default=None, description="Prompt caching: auto places cache checkpoints where a model takes them; off "
-                                  "sends none (default: the chain's `cache`, auto).")
+    cache: Optional[Literal["auto", "off", "1h"]] = Field(
+        default=None, description="Prompt caching: auto places cache checkpoints (5-minute TTL) where a model "
+                                  "takes them; 1h the same with the 1-hour TTL on models that offer it (5m on "
+                                  "the others); off sends none (default: the chain's `cache`, auto).")
     # Service tier (Converse serviceTier), where the model offers it (catalogue capabilities.service_tiers)
     service_tier: Optional[Literal["default", "flex", "priority"]] = Field(
         default=None, description="default | flex | priority: a throttled flex call is retried at the default "

@@ -13,7 +13,7 @@ import re
 import stat
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,9 +92,9 @@ class LoadedPrompt:
             values[var] = str(value)
         return values
 
-    def format_messages(self, data: Mapping[str, Any], cache: bool = False) -> List[Any]:
-        """The prompt's messages; ``cache``: with candidate cache checkpoints after the stable parts
-        (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
+    def format_messages(self, data: Mapping[str, Any], cache: Union[bool, str] = False) -> List[Any]:
+        """The prompt's messages; ``cache`` (True or a TTL, "5m" / "1h"): with candidate cache checkpoints after
+        the stable parts (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
         values = self.variables(data)
         if not cache or self.static_chars() + _value_chars(values) < _min_cache_tokens():
             # Hot path: no prefix of this request can reach the smallest minimum any model caches (an estimated
@@ -102,7 +102,8 @@ class LoadedPrompt:
             return self._format(values)
         from chains.caching.marks import format_marked
 
-        return format_marked(self.template, values, self.spec.metadata.cache_after, self.placeholders)
+        return format_marked(self.template, values, self.spec.metadata.cache_after, self.placeholders,
+                             ttl=cache if isinstance(cache, str) else "5m")
 
     def _format(self, values: Mapping[str, Any]) -> List[Any]:
         """``template.format_messages(**values)``; for a prompt of plain f-string messages, the same messages

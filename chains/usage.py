@@ -24,6 +24,8 @@ from chains.config import Price, Settings
 
 CACHE_READ = "cache_read_input_tokens"
 CACHE_WRITE = "cache_write_input_tokens"
+# The part of CACHE_WRITE written with the 1-hour TTL (priced at its own rate); in a response only when not 0.
+CACHE_WRITE_1H = "cache_write_1h_input_tokens"
 EMPTY_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, CACHE_READ: 0, CACHE_WRITE: 0}
 _WRITE_DETAILS = ("cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
@@ -103,23 +105,30 @@ def split_usage(usage_metadata: Mapping[str, Any]) -> Dict[str, int]:
     details = usage_metadata.get("input_token_details") or {}
     read = int(details.get("cache_read", 0) or 0)
     write = sum(int(details.get(k, 0) or 0) for k in _WRITE_DETAILS)
-    return {
+    counts = {
         "input_tokens": max(0, int(usage_metadata.get("input_tokens", 0) or 0) - read - write),
         "output_tokens": int(usage_metadata.get("output_tokens", 0) or 0),
         "total_tokens": int(usage_metadata.get("total_tokens", 0) or 0),
         CACHE_READ: read,
         CACHE_WRITE: write,
     }
+    write_1h = int(details.get("ephemeral_1h_input_tokens", 0) or 0)  # Bedrock's cacheDetails, ttl "1h"
+    if write_1h:
+        counts[CACHE_WRITE_1H] = write_1h
+    return counts
 
 
 def cost(price: Price, input_tokens: float, output_tokens: float, cache_read_tokens: float = 0,
-         cache_write_tokens: float = 0, cache: Optional[CachePrices] = None) -> float:
+         cache_write_tokens: float = 0, cache: Optional[CachePrices] = None, cache_write_1h_tokens: float = 0) -> float:
     """THE cost formula: USD at ``price`` (USD per 1,000 tokens) for uncached input, output, and the input read
-    from / written to the cache at the cache prices (none known: the input price)."""
+    from / written to the cache at the cache prices (none known: the input price). ``cache_write_1h_tokens``
+    (part of ``cache_write_tokens``) are the writes with the 1-hour TTL, at their own price (none known: the
+    5-minute write price)."""
     read = cache.read_per_1k if cache is not None and cache.read_per_1k is not None else price.input_per_1k
     write = cache.write_per_1k if cache is not None and cache.write_per_1k is not None else price.input_per_1k
-    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k
-            + cache_read_tokens * read + cache_write_tokens * write) / 1000.0
+    write_1h = cache.write_1h_per_1k if cache is not None and cache.write_1h_per_1k is not None else write
+    return (input_tokens * price.input_per_1k + output_tokens * price.output_per_1k + cache_read_tokens * read
+            + (cache_write_tokens - cache_write_1h_tokens) * write + cache_write_1h_tokens * write_1h) / 1000.0
 
 
 def _catalogue_price(model_id: str) -> Optional[Price]:
@@ -151,7 +160,7 @@ def call_cost(settings: Settings, model_id: str, usage: Mapping[str, Any], tier:
     if price is None:
         return 0.0
     return tier_multiplier(settings, model_id, tier) * cost(price, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
-                usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id))
+                usage.get(CACHE_READ, 0), usage.get(CACHE_WRITE, 0), cache_prices(model_id), usage.get(CACHE_WRITE_1H, 0))
 
 
 def cache_saving(settings: Settings, model_id: str, usage: Mapping[str, Any]) -> float:
@@ -159,7 +168,7 @@ def cache_saving(settings: Settings, model_id: str, usage: Mapping[str, Any]) ->
     (negative when only the write premium was paid)."""
     uncached = dict(usage)
     uncached["input_tokens"] = usage.get("input_tokens", 0) + usage.get(CACHE_READ, 0) + usage.get(CACHE_WRITE, 0)
-    uncached[CACHE_READ] = uncached[CACHE_WRITE] = 0
+    uncached[CACHE_READ] = uncached[CACHE_WRITE] = uncached[CACHE_WRITE_1H] = 0
     return call_cost(settings, model_id, uncached) - call_cost(settings, model_id, usage)
 
 
@@ -186,6 +195,8 @@ def summarise(settings: Settings, by_model_id: Mapping[str, Mapping[str, Any]],
         per_model[model_id] = entry
         for k in EMPTY_USAGE:
             total[k] += entry[k]
+        if entry.get(CACHE_WRITE_1H):
+            total[CACHE_WRITE_1H] = total.get(CACHE_WRITE_1H, 0) + entry[CACHE_WRITE_1H]
         cost += entry_cost
     return {"usage": total, "usage_by_model": per_model, "cost_usd": round(cost, 8)}
 

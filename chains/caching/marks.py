@@ -19,8 +19,13 @@ INSTRUCTIONS = "instructions"  # cache_after name for the prompt's own system te
 _SENTINEL = "\u2063\u2063cache-after\u2063\u2063"
 
 
-def cache_point() -> Dict[str, Any]:
-    return {"cachePoint": {"type": "default"}}
+def cache_point(ttl: str = "5m") -> Dict[str, Any]:
+    """A Converse cachePoint block; the 5-minute TTL is Bedrock's default and is not written out."""
+    return {"cachePoint": {"type": "default", "ttl": ttl}} if ttl != "5m" else {"cachePoint": {"type": "default"}}
+
+
+def ttl_of(block: Mapping[str, Any]) -> str:
+    return str((block.get("cachePoint") or {}).get("ttl") or "5m")
 
 
 def is_cache_point(block: Any) -> bool:
@@ -37,16 +42,17 @@ def has_marks(messages: Iterable[Any]) -> bool:
 
 
 def format_marked(template: Any, values: Mapping[str, Any], cache_after: Sequence[str],
-                  placeholders: Sequence[str]) -> List[Any]:
-    """``template.format_messages(**values)`` with candidate checkpoints after the stable parts."""
+                  placeholders: Sequence[str], ttl: str = "5m") -> List[Any]:
+    """``template.format_messages(**values)`` with candidate checkpoints after the stable parts; ``ttl`` is the
+    one the request asked for (placement sends 5m to a model that offers no other)."""
     marked: Dict[str, Any] = dict(values)
     for var in cache_after:
         value = values.get(var)
         if var in placeholders:  # chat history: after each user turn (the next turn reads the earlier ones)
-            marked[var] = [_with_mark(m) if getattr(m, "type", "") == "human" else m for m in value or []]
+            marked[var] = [_with_mark(m, ttl) if getattr(m, "type", "") == "human" else m for m in value or []]
         elif isinstance(value, str) and value.strip():
             marked[var] = value + _SENTINEL
-    messages = [_split(m) for m in template.format_messages(**marked)]
+    messages = [_split(m, ttl) for m in template.format_messages(**marked)]
     # After the system prompt (the instructions every request of this prompt shares).
     last_system = -1
     for i, m in enumerate(messages):
@@ -54,7 +60,7 @@ def format_marked(template: Any, values: Mapping[str, Any], cache_after: Sequenc
             break
         last_system = i
     if last_system >= 0 and not _ends_with_mark(messages[last_system]):
-        messages[last_system] = _with_mark(messages[last_system])
+        messages[last_system] = _with_mark(messages[last_system], ttl)
     return messages
 
 
@@ -69,14 +75,14 @@ def _ends_with_mark(message: Any) -> bool:
     return isinstance(content, list) and bool(content) and is_cache_point(content[-1])
 
 
-def _with_mark(message: Any) -> Any:
+def _with_mark(message: Any, ttl: str = "5m") -> Any:
     blocks = _text_blocks(message.content)
     if not blocks or is_cache_point(blocks[-1]):
         return message
-    return message.model_copy(update={"content": blocks + [cache_point()]})
+    return message.model_copy(update={"content": blocks + [cache_point(ttl)]})
 
 
-def _split(message: Any) -> Any:
+def _split(message: Any, ttl: str = "5m") -> Any:
     """A formatted message whose text holds sentinels becomes text blocks with a cachePoint at each."""
     content = message.content
     if isinstance(content, str):
@@ -88,6 +94,6 @@ def _split(message: Any) -> Any:
             if part:
                 blocks.append({"type": "text", "text": part})
             if i < len(parts) - 1 and blocks and not is_cache_point(blocks[-1]):
-                blocks.append(cache_point())
+                blocks.append(cache_point(ttl))
         return message.model_copy(update={"content": blocks})
     return message

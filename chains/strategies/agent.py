@@ -8,6 +8,10 @@ receives carries the request's usage callback, and the agent passes it to every 
 A tool chain's input error (BadRequest, BudgetExceeded, InputTooLarge: the model wrote those arguments) is a
 failed tool result the model can recover from; a model-call failure or the deadline fails the request.
 
+Prompt caching: ``chains.caching.agent.AgentCaching`` places cachePoints after the tool definitions, the system
+prompt and the history on the agent's own model calls, per model (none on a model without caching, none below its
+minimum); ``options.cache`` / the chain's ``cache`` turn it off or ask the 1-hour TTL.
+
 Limits: ``ToolCallLimitMiddleware`` blocks tool calls beyond ``max_tool_calls`` (the model is told so and
 answers from what it has), ``ModelCallLimitMiddleware`` ends the run after ``max_model_calls``, and the
 request deadline (``options.timeout_ms``) is checked before every model call and tool run.
@@ -166,8 +170,16 @@ def _middleware(settings: AgentSettings) -> List[Any]:
                     name=request.tool_call.get("name"), status="error",
                 )
 
+    from chains.caching.agent import AgentCaching
+
+    def cache_mode(runtime: Any) -> Any:  # the request's options.cache / the chain's cache: False or the TTL
+        context = getattr(runtime, "context", None)
+        return context.request.cache if isinstance(context, _RunContext) else False
+
     return [
         RequestGuard(),
+        # Prompt caching on the agent's own model calls (tools + system prompt), decided per model.
+        AgentCaching(cache_mode),
         # "continue": a blocked call gets a ToolMessage saying so, and the model answers from what it has.
         ToolCallLimitMiddleware(run_limit=settings.max_tool_calls, exit_behavior="continue"),
         ModelCallLimitMiddleware(run_limit=settings.max_model_calls, exit_behavior="end"),

@@ -12,6 +12,10 @@ def token_report(request: Any, result: Dict[str, Any]) -> Dict[str, Any]:
     """Keys added to every response: ``optimization`` (when inputs were optimised) and ``budget`` (when
     ``options.max_cost_usd`` was given: the ceiling, the estimate checked before spending, the actual cost)."""
     out: Dict[str, Any] = {}
+    if getattr(request, "cache", None) == "1h":  # which TTL each caching model was sent (5m where 1h is not offered)
+        from chains.caching.facts import report_ttls
+
+        report_ttls(result.get("usage_by_model") or {}, "1h")
     if getattr(request, "optimization", None):
         out["optimization"] = request.optimization
     ceiling = getattr(getattr(request, "options", None), "max_cost_usd", None)

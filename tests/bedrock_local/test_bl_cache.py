@@ -70,7 +70,10 @@ def test_write_then_read_then_expiry(client, clock):
 
 
 def test_one_hour_ttl_outlives_five_minutes(client, clock):
-    ask(client, SONNET45, 2000, ttl="1h")
+    written = ask(client, SONNET45, 2000, ttl="1h")["usage"]
+    # TokenUsage.cacheDetails says which TTL the write had (priced at its own rate).
+    assert written["cacheDetails"] == [{"ttl": "1h", "inputTokens": 2000}]
+    assert ask(client, HAIKU45, 5000)["usage"]["cacheDetails"] == [{"ttl": "5m", "inputTokens": 5000}]
     clock.now += 1800
     assert ask(client, SONNET45, 2000, ttl="1h")["usage"]["cacheReadInputTokens"] == 2000
     clock.now += 3601
@@ -191,7 +194,10 @@ def test_langchain_reports_cache_tokens(connect, mode):
     question = HumanMessage("Where are the ledgers kept?")
     first = llm.invoke([system, question]).usage_metadata
     second = llm.invoke([system, question]).usage_metadata
-    assert first["input_token_details"]["cache_creation"] == 5000
+    # Bedrock's usage.cacheDetails ([{"ttl": "5m", "inputTokens": 5000}]) makes langchain-aws report the write
+    # per TTL (ephemeral_5m_input_tokens) with cache_creation 0.
+    assert first["input_token_details"]["ephemeral_5m_input_tokens"] == 5000
+    assert first["input_token_details"]["cache_creation"] == 0
     assert second["input_token_details"]["cache_read"] == 5000
     # langchain-aws adds the cached part back: input_tokens is the whole prompt both times.
     assert first["input_tokens"] == second["input_tokens"]
