@@ -279,9 +279,10 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         config = ensure_config(config)
         config.setdefault("run_name", self.name)
         manager = get_callback_manager_for_config(config)
-        if not manager.handlers and config.get("run_id") is None:
-            # Nobody listens (no callbacks, no tracer): a chain run would be ~0.05 ms of bookkeeping that no one
-            # sees, so the strategy runs under the caller's config as it is (its model runs have no parent).
+        if config.get("run_id") is None and all(getattr(h, "direct_feed", False) for h in manager.handlers):
+            # Nobody listens to chain runs (no callbacks, no tracer; or only our usage collector and call observer,
+            # which take model events only): a chain run would be ~0.05 ms of bookkeeping that no one sees, so
+            # the strategy runs under the caller's config as it is (its model runs have no parent run).
             with set_config_context(config) as context:
                 return context.run(self._run, input, None, config)
         run_manager = manager.on_chain_start(

@@ -7,6 +7,7 @@ latency and error translation exist once (the streamed call is ``chains.calls.st
 from __future__ import annotations
 
 import collections.abc as abc  # isinstance against typing.Mapping is ~10x slower
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -123,9 +124,11 @@ def _require_content(message: Any) -> None:
 
 
 def logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
-    # Estimate vs Bedrock's input count, logged by chains.tokens.estimator (no prompt text).
-    from chains.tokens.estimator import log_estimate
+    # Estimate vs Bedrock's input count, logged by chains.tokens.estimator at DEBUG (no prompt text).
+    from chains.tokens.estimator import log_estimate, logger as estimator_log
 
+    if not estimator_log.isEnabledFor(logging.DEBUG):
+        return outcome
     u = outcome.usage  # Bedrock's whole input: the uncached part and the cached ones
     log_estimate(outcome.alias, outcome.model_id, messages, u["input_tokens"] + u[CACHE_READ] + u[CACHE_WRITE])
     return outcome

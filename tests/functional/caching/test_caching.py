@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_local.catalogue import default_catalogue
 from chains import build_runtime, load_config
 from chains.caching.facts import CacheFacts
 from chains.caching.placement import PREFIXES, candidates, select
 from chains.errors import PinnedModelUnsuitable, PromptError
 from chains.prompts import PromptLibrary
+from helpers.caching_helpers import assert_exact, price_of, text_of
 
 HAIKU45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # caches: min 4,096 tokens per checkpoint
 # claude_sonnet is set to a model without prompt caching (a cachePoint is a 400): Llama 3.3 70B, active (the
@@ -48,11 +48,6 @@ def rt(clean_env):
     return runtime
 
 
-def text_of(tokens: int, seed: str = "ledger") -> str:
-    sentence = f"The {seed} archive keeps every record of the harbour office in numbered boxes. "
-    return (sentence * (tokens * 4 // len(sentence) + 1))[: tokens * 4].rstrip()
-
-
 def sent(rt, model):
     return [c.body for c in rt.factory.emulator.calls_for(model)]
 
@@ -62,29 +57,6 @@ def cache_points(body):
     for m in body.get("messages") or []:
         blocks += m.get("content") or []
     return [b for b in blocks if "cachePoint" in b]
-
-
-def price_of(rt, model_id, usage):
-    """The cost formula written out independently: each kind of token at its own price (USD per 1K)."""
-    cfg = rt.settings.models[rt.settings.alias_for_model_id(model_id)].price
-    entry = default_catalogue().base_of(model_id).price
-    read = entry.cache_read if entry.cache_read is not None else cfg.input_per_1k
-    write = entry.cache_write if entry.cache_write is not None else cfg.input_per_1k
-    return (usage["input_tokens"] * cfg.input_per_1k + usage["output_tokens"] * cfg.output_per_1k
-            + usage["cache_read_input_tokens"] * read + usage["cache_write_input_tokens"] * write) / 1000
-
-
-def assert_exact(rt, body):
-    """cost_usd = sum over models of each kind x its price; totals add up; nothing counted twice."""
-    total = 0.0
-    for model_id, u in body["usage_by_model"].items():
-        assert u["cost_usd"] == pytest.approx(price_of(rt, model_id, u), rel=1e-6, abs=1e-8)
-        assert u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_write_input_tokens"] \
-            + u["output_tokens"] == u["total_tokens"]
-        total += price_of(rt, model_id, u)
-    assert body["cost_usd"] == pytest.approx(total, rel=1e-6, abs=1e-8)
-    for k in ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "cache_write_input_tokens"):
-        assert body["usage"][k] == sum(u[k] for u in body["usage_by_model"].values())
 
 
 # --- placement ---------------------------------------------------------------------------------------------------

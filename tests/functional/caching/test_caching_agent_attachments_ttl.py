@@ -14,6 +14,7 @@ from bedrock_local.catalogue import default_catalogue
 from chains import ConfigError, build_runtime, load_config
 from chains.caching.placement import PREFIXES
 from chains.errors import BadRequest
+from helpers.caching_helpers import assert_exact, price_of, text_of
 
 HAIKU45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # caches: min 4,096 tokens, TTL 5m and 1h, tools too
 NOVA = "us.amazon.nova-pro-v1:0"  # caches: min 1,000 tokens, 5m only, system and messages only
@@ -45,11 +46,6 @@ def _runtime(long_tools: bool = True, chains=None):
     return rt
 
 
-def text_of(tokens: int, seed: str = "ledger") -> str:
-    sentence = f"The {seed} archive keeps every record of the harbour office in numbered boxes. "
-    return (sentence * (tokens * 4 // len(sentence) + 1))[: tokens * 4].rstrip()
-
-
 def bodies(rt, model_id):
     return [c.body for c in rt.factory.emulator.calls if c.model_id == model_id]
 
@@ -62,28 +58,6 @@ def points(body):
     for m in body.get("messages") or []:
         out += [("messages", b["cachePoint"]) for b in m.get("content") or [] if "cachePoint" in b]
     return out
-
-
-def price_of(rt, model_id, u):
-    """The cost formula written out independently: each kind of token at its own catalogue / config price."""
-    alias = rt.settings.alias_for_model_id(model_id)
-    cfg = rt.settings.models[alias].price
-    entry = default_catalogue().base_of(model_id).price
-    read = entry.cache_read if entry.cache_read is not None else cfg.input_per_1k
-    write = entry.cache_write if entry.cache_write is not None else cfg.input_per_1k
-    write_1h = entry.cache_write_1h if entry.cache_write_1h is not None else write
-    one_hour = u.get("cache_write_1h_input_tokens", 0)
-    return (u["input_tokens"] * cfg.input_per_1k + u["output_tokens"] * cfg.output_per_1k
-            + u["cache_read_input_tokens"] * read + (u["cache_write_input_tokens"] - one_hour) * write
-            + one_hour * write_1h) / 1000
-
-
-def assert_exact(rt, body):
-    total = 0.0
-    for model_id, u in body["usage_by_model"].items():
-        assert u["cost_usd"] == pytest.approx(price_of(rt, model_id, u), rel=1e-6, abs=1e-8)
-        total += price_of(rt, model_id, u)
-    assert body["cost_usd"] == pytest.approx(total, rel=1e-6, abs=1e-8)
 
 
 # --- the agent: a checkpoint after the tool definitions ------------------------------------------------------
