@@ -18,7 +18,9 @@ Preference = Literal["cost", "quality", "latency", "balanced"]
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: a request's options are read, never changed (``model_copy(update=...)`` makes a new one), so the
+    # options of a request that sends none can be one shared instance.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Routing and fallbacks
     model: Optional[str] = Field(default=None, description="Pin a model alias; tried first.")
@@ -67,11 +69,12 @@ class Options(BaseModel):
 
 
 OPTION_NAMES = sorted(Options.model_fields)
+_NO_OPTIONS = Options()
 
 
 def parse_options(raw: Any) -> Options:
     if raw is None:
-        return Options()
+        return _NO_OPTIONS
     if isinstance(raw, Options):
         return raw
     if not isinstance(raw, abc.Mapping):
