@@ -39,6 +39,11 @@ def _converse_block(block: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     return None
 
 
+def known_model(model_id: str) -> bool:
+    """Whether the catalogue has the figures ``media_tokens`` needs for ``model_id``."""
+    return _entry(model_id) is not None
+
+
 def media_tokens(block: Any, model_id: str) -> int:
     """Input tokens ``model_id`` bills for an image / document content block (0 for anything else, or for a
     model the catalogue does not know)."""

@@ -274,7 +274,8 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
 
     # 4./5. first: content signals (cheap) or the classifier; the domain may add a preamble to the prompt.
     text = routed_text(chain, request, rs.scan_chars)
-    local_tokens = estimate_messages(messages) + attachment_tokens(request.inputs, rs)
+    text_tokens = estimate_messages(messages)
+    local_tokens = text_tokens + attachment_tokens(request.inputs, rs)
     score, fired = content_difficulty(rules, text, local_tokens)
     hard = score >= rs.difficulty.hard_at
     strong_score, threshold = score / (score + rs.difficulty.hard_at), 0.5
@@ -305,7 +306,11 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
     extra = (estimate_text(preamble) + 3) if preamble else 0
 
     # 1. Hard constraints: window and capabilities (CountTokens per model when asked and available).
-    tokens = {a: local_tokens + extra for a in names}
+    # Attachments at each model's own figures where the catalogue has them (an image costs Claude and Nova
+    # differently), else the flat ones.
+    attached = bool(request.inputs.get("images") or request.inputs.get("documents"))
+    tokens = {a: (text_tokens + attachment_tokens(request.inputs, rs, settings.model(a).model_id) if attached
+                  else local_tokens) + extra for a in names}
     exact = set()
     if options.exact_count:
         for a in names:
@@ -313,7 +318,7 @@ def decide(chain: Any, request: Any, messages: Sequence[Any], config: Optional[R
             sent = place(settings.model(a).model_id, list(messages)).messages
             est = estimate(settings, a, sent, exact=True, factory=chain.runtime.factory)
             if est.exact:
-                tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs)
+                tokens[a] = est.tokens + extra + attachment_tokens(request.inputs, rs, settings.model(a).model_id)
                 exact.add(a)
     elig = eligible(settings, names, tokens, max_tokens, required_capabilities(request.inputs) | reasoning_needs(request), exact,
                     rs.expected_output_share)

@@ -91,10 +91,21 @@ def content_domain(rules: CompiledRules, text: str) -> Tuple[str, List[str]]:
     return best, best_hits[:3]
 
 
-def attachment_tokens(inputs: Mapping[str, Any], rs: RouterSettings) -> int:
-    """What attachments add to the input estimate: a flat count per image, decoded size / 4 per document."""
+def attachment_tokens(inputs: Mapping[str, Any], rs: RouterSettings, model_id: Optional[str] = None) -> int:
+    """What attachments add to the input estimate. For a model the catalogue knows: its own figures, the ones
+    the caching placement and bedrock_local use (``chains.caching.media``: Claude images by size, Nova images a
+    constant, PDF pages x per page, text documents as their text). Otherwise the flat ones: ``image_tokens`` per
+    image, decoded size / 4 per document."""
     images = inputs.get("images") or []
     documents = inputs.get("documents") or []
+    if not images and not documents:
+        return 0
+    if model_id is not None:
+        from chains.attachments import attachment_blocks
+        from chains.caching.media import known_model, media_tokens
+
+        if known_model(model_id):
+            return sum(media_tokens(block, model_id) for block in attachment_blocks(inputs))
     total = len(images) * rs.image_tokens if isinstance(images, list) else 0
     for doc in documents if isinstance(documents, list) else []:
         data = doc.get("data") if isinstance(doc, abc.Mapping) else None

@@ -402,3 +402,27 @@ def test_agreement_with_the_labelled_prompts(runtime, emulator):
     assert hits["easy"] >= 0.95 * n["easy"], hits
     assert hits["hard"] >= 0.6 * n["hard"], hits
     assert emulator.calls == []
+
+
+def test_attachments_count_at_each_models_own_figures(clean_env):
+    """An image costs Claude tokens by its size and Nova a constant (the catalogue's figures, the ones the
+    emulator bills and the cache placement counts): the router's window and cost estimates use the same."""
+    from chains.attachments import attachment_blocks
+    from chains.caching.media import media_tokens
+    from chains.routing.settings import router_settings
+    from chains.routing.signals import attachment_tokens
+
+    rt = _runtime(clean_env, lambda data: None)
+    inputs = {"images": [{"mime_type": "image/png", "data": PNG}]}
+    rs = router_settings(rt.settings)
+    per_model = {}
+    for alias in (HAIKU, NOVA):
+        model_id = rt.settings.model(alias).model_id
+        expected = sum(media_tokens(b, model_id) for b in attachment_blocks(inputs))
+        per_model[alias] = attachment_tokens(inputs, rs, model_id)
+        assert per_model[alias] == expected > 0
+    assert per_model[HAIKU] != per_model[NOVA]  # not one flat figure for every model
+    assert attachment_tokens(inputs, rs, "some.model-the-catalogue-does-not-know") == rs.image_tokens
+    d = route(rt, question="What is in the picture?", **inputs)
+    text_only = route(rt, question="What is in the picture?")
+    assert d.estimated_input_tokens - text_only.estimated_input_tokens == per_model[d.model]
