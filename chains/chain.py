@@ -333,20 +333,9 @@ class BedrockChain(Runnable[Dict[str, Any], Dict[str, Any]]):
         value = None
         async for value in inputs:
             pass
-        # The strategies (and boto3 underneath) are blocking: step the sync generator in the executor,
-        # as langchain-core does for chat models without a native _astream.
-        chunks = self._chunks(value, config)
-        try:
-            while True:
-                chunk = await run_in_executor(config, next, chunks, _DONE)
-                if chunk is _DONE:
-                    return
-                yield chunk
-        finally:
-            try:
-                chunks.close()
-            except ValueError:  # still running in the executor (the consumer was cancelled): it ends by itself
-                pass
+        # The strategies (and boto3 underneath) are blocking: the sync generator, stepped in the executor.
+        async for chunk in step_in_executor(config, self._chunks(value, config)):
+            yield chunk
 
     def _chunks(self, input: Any, config: RunnableConfig) -> Iterator[AddableDict]:
         request = self.parse(input, config)
@@ -442,6 +431,22 @@ def tool_text(output: Any) -> str:
 
 
 _DONE = object()
+
+
+async def step_in_executor(config: Optional[RunnableConfig], items: Iterator[Any]) -> AsyncIterator[Any]:
+    """A blocking iterator as an async one: each ``next`` runs in LangChain's executor (as langchain-core does
+    for chat models without a native ``_astream``); closed at the end, or when the consumer stops."""
+    try:
+        while True:
+            item = await run_in_executor(config, next, items, _DONE)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        try:
+            items.close()  # type: ignore[attr-defined]
+        except ValueError:  # still running in the executor (the consumer was cancelled): it ends by itself
+            pass
 
 
 def _last(values: Iterator[Any]) -> Any:

@@ -43,24 +43,28 @@ def with_handler(config: Optional[Mapping[str, Any]], handler: Any) -> Dict[str,
     return config
 
 
-class UsageCollector(UsageMetadataCallbackHandler):
-    """langchain-core's usage callback (same totals, from each model call's ``on_llm_end``), minus the cost of
-    the events it does not use.
-
-    It has no ``on_chat_model_start``: langchain-core then raises and catches ``NotImplementedError`` and
-    renders every message to a string for an ``on_llm_start`` fallback, on every model call (~20 us).
-    Chain, retriever, agent and retry events are skipped before dispatch; it runs inline (a dict update
-    under a lock).
-    """
+class ModelEventsOnly:
+    """What our per-call callback handlers (the usage collector below, the model call observer) tell LangChain:
+    model events only (chain, retriever, agent, retry and custom events are skipped before dispatch); run inline,
+    in the calling thread even under async managers (the work is tiny and under a lock); and fed directly by
+    the timed call (``direct_feed``: chains.calls.direct), other model calls reaching them through LangChain."""
 
     run_inline = True
-    # The timed call feeds it directly (chains.calls.direct); other model calls reach it through LangChain.
     direct_feed = True
     ignore_chain = True
     ignore_retriever = True
     ignore_agent = True
     ignore_retry = True
     ignore_custom_event = True
+
+
+class UsageCollector(ModelEventsOnly, UsageMetadataCallbackHandler):
+    """langchain-core's usage callback (same totals, from each model call's ``on_llm_end``), minus the cost of
+    the events it does not use.
+
+    It has no ``on_chat_model_start``: langchain-core then raises and catches ``NotImplementedError`` and
+    renders every message to a string for an ``on_llm_start`` fallback, on every model call (~20 us).
+    """
 
     def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
         return None

@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Union
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config, run_in_executor
+from langchain_core.runnables.config import ensure_config
 
 from chains.bulk.collect import collect
 from chains.bulk.submit import submit
+from chains.chain import step_in_executor
 
 
 class BulkRun(Runnable[List[Any], Union[List[Dict[str, Any]], Dict[str, Any]]]):
@@ -61,18 +62,8 @@ class BulkRun(Runnable[List[Any], Union[List[Dict[str, Any]], Dict[str, Any]]]):
     async def astream(self, input: List[Any], config: Optional[RunnableConfig] = None,
                       **kwargs: Any) -> AsyncIterator[Any]:
         """``stream`` stepped in the executor (boto3 and the waiting are blocking, as in langchain-aws)."""
-        results = self.stream(input, config, **kwargs)
-        try:
-            while True:
-                item = await run_in_executor(config, next, results, _DONE)
-                if item is _DONE:
-                    return
-                yield item
-        finally:
-            try:
-                results.close()
-            except ValueError:  # still running in the executor (the consumer was cancelled)
-                pass
+        async for item in step_in_executor(config, self.stream(input, config, **kwargs)):
+            yield item
 
     def _results(self, inputs: Iterator[Any]) -> Iterator[Any]:
         records: List[Any] = []
@@ -84,8 +75,6 @@ class BulkRun(Runnable[List[Any], Union[List[Dict[str, Any]], Dict[str, Any]]]):
             return
         yield from collect(run, wait=True, poll_seconds=self.poll_seconds, progress=self.progress)
 
-
-_DONE = object()
 
 
 def bulk(chain: Any, s3_prefix: str, **kwargs: Any) -> BulkRun:

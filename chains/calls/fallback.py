@@ -227,11 +227,18 @@ def _own_bound_s(cfg: Any) -> Optional[float]:
     return botocore_bound_s(r.mode, r.total_max_attempts, r.connect_timeout, r.read_timeout)
 
 
-def _start(chain: Any, request: Any, candidates: Sequence[str], max_tokens: Optional[int]) -> _Run:
-    """``max_tokens``: the requested output cap (``chains.limits.requested_max_tokens``), clamped per model."""
+def _start(chain: Any, request: Any, candidates: Sequence[str], max_tokens: Optional[int]
+           ) -> Tuple[_Run, List[str], Tuple[type, ...]]:
+    """The run of one request's fallbacks (invoke or stream): the run, the order its candidates are tried in
+    (cooling-down models last), and the error classes that fall over. Raises ``DeadlineExceeded`` when too little
+    time is left for a first attempt. ``max_tokens``: the requested output cap
+    (``chains.limits.requested_max_tokens``), clamped per model."""
     if not candidates:
         raise ValueError("call_with_fallbacks needs at least one candidate model")
-    return _Run(chain, request, resilience_settings(chain.settings), chain.runtime.cooldown, max_tokens)
+    run = _Run(chain, request, resilience_settings(chain.settings), chain.runtime.cooldown, max_tokens)
+    order = run.ordered(candidates)
+    run.require_time_for_first_attempt()
+    return run, order, run.handled()
 
 
 def call_with_fallbacks(
@@ -247,10 +254,7 @@ def call_with_fallbacks(
     Raises ``AllModelsFailed`` (with the attempts), a ``ModelCallError`` whose class does not fall back
     (``ModelClientError``: at once, one call), or ``DeadlineExceeded``.
     """
-    run = _start(chain, request, candidates, max_tokens)
-    order = run.ordered(candidates)
-    run.require_time_for_first_attempt()
-    handled = run.handled()
+    run, order, handled = _start(chain, request, candidates, max_tokens)
     # The fallback run is a plain loop: one langchain run per model call (the model's own) under the chain's,
     # no wrapper runs; what each try did is in ``attempts`` (and in the model call observer's log lines).
     for alias in order:
@@ -306,10 +310,7 @@ def stream_with_fallbacks(
     (like ``call_with_fallbacks``) only before the first text chunk; a failure after it raises
     ``StreamInterrupted`` (typed, with the attempts), a deadline ``DeadlineExceeded``.
     """
-    run = _start(chain, request, candidates, max_tokens)
-    order = run.ordered(candidates)
-    run.require_time_for_first_attempt()
-    handled = run.handled()
+    run, order, handled = _start(chain, request, candidates, max_tokens)
     for alias in order:
         try:
             for piece in _model_stream(run, alias, messages, config):

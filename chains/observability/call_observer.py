@@ -24,7 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from chains.calls.call import bedrock_latency, message_text
 from chains.errors import CLIENT_ERROR, THROTTLED, classify, error_message
 from chains.observability.redaction import redact
-from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
+from chains.usage import CACHE_READ, CACHE_WRITE, ModelEventsOnly, split_usage
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class CallRecord:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-class ModelCallObserver(BaseCallbackHandler):
+class ModelCallObserver(ModelEventsOnly, BaseCallbackHandler):
     """Logs each model attempt and keeps per-model counts for the request's metrics.
 
     ``settings`` maps Bedrock model ids back to aliases; ``trace_parent`` is the X-Ray (sub)segment of the
@@ -64,16 +64,6 @@ class ModelCallObserver(BaseCallbackHandler):
     """
 
     raise_error = False
-    # Run in the calling thread even under async managers: the work is tiny and the state is locked.
-    run_inline = True
-    # The timed call feeds it directly (chains.calls.direct); other model calls reach it through LangChain.
-    direct_feed = True
-    # Model events only: chain, retriever, agent, retry and custom events are skipped before dispatch.
-    ignore_chain = True
-    ignore_retriever = True
-    ignore_agent = True
-    ignore_retry = True
-    ignore_custom_event = True
 
     def __init__(self, settings: Any = None, *, log_prompts: bool = False, trace_parent: Any = None,
                  chain: Optional[str] = None, ok_level: int = logging.INFO) -> None:
