@@ -524,6 +524,8 @@ _LOCK = threading.Lock()
 def default_catalogue() -> Catalogue:
     """The shipped catalogue, parsed once per process (on first use, not at import)."""
     global _DEFAULT
+    if _DEFAULT is not None:  # parsed already: no lock (read on every model look-up of every request)
+        return _DEFAULT
     with _LOCK:
         if _DEFAULT is None:
             _DEFAULT = _load_data()

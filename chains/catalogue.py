@@ -23,10 +23,19 @@ from typing import Any, Dict, Optional
 ACTIVE, LEGACY, END_OF_LIFE = "ACTIVE", "LEGACY", "END_OF_LIFE"
 
 
-def _catalogue() -> Any:
-    from bedrock_local.catalogue import default_catalogue  # parsed once per process, on first use
+_default_catalogue: Any = None
 
-    return default_catalogue()
+
+def _catalogue() -> Any:
+    """bedrock_local's catalogue, parsed once per process on first use (not at import: importing this module
+    stays free). The function is kept after the first call: an import statement on every look-up (many per
+    request) was most of a look-up's cost."""
+    global _default_catalogue
+    if _default_catalogue is None:
+        from bedrock_local.catalogue import default_catalogue
+
+        _default_catalogue = default_catalogue
+    return _default_catalogue()
 
 
 def entry(model_id: str) -> Optional[Any]:

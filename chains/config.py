@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, Typ
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from chains.errors import ConfigError
+from chains.errors import ConfigError, UnknownModel
 from chains.guardrails import Guardrail
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -249,8 +249,6 @@ class Settings(StrictModel):
         return DEFAULT_PROMPTS_DIR
 
     def model(self, alias: str) -> ModelConfig:
-        from chains.errors import UnknownModel
-
         try:
             return self.models[alias]
         except KeyError:

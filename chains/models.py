@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from chains.catalogue import profile_for
 from chains.config import ModelConfig, RetryPolicy, Settings
 from chains.errors import ConfigError
 
@@ -249,8 +250,6 @@ def invocation_id(cfg: ModelConfig, region: str) -> str:
     ``region`` (Claude 4.x, Nova 2): then the system inference profile of the region's geography (us. in
     us-east-1, eu. in eu-west-1 ...), which Bedrock would otherwise ask for with a 400 ("on-demand throughput
     isn't supported"). Explicit profiles and ARNs are used as given."""
-    from chains.catalogue import profile_for
-
     return profile_for(cfg.model_id, region) or cfg.model_id
 
 

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chains.caching.facts import smallest_min_tokens
 from chains.config import StrictModel
 from chains.echo import clip
 from chains.errors import BadRequest, MissingVariables, PromptError
@@ -137,8 +138,6 @@ def _value_chars(values: Mapping[str, Any]) -> int:
 
 
 def _min_cache_tokens() -> int:
-    from chains.caching.facts import smallest_min_tokens
-
     return smallest_min_tokens()
 
 
@@ -147,6 +146,7 @@ class PromptLibrary:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._folder_text = str(self.folder)
         # name -> (the file's stamp when it was loaded, the loaded prompt)
         self._cache: Dict[str, Tuple[Tuple[int, ...], LoadedPrompt]] = {}
         self._names: Tuple[Optional[int], List[str], "frozenset[str]"] = (None, [], frozenset())
@@ -212,7 +212,7 @@ class PromptLibrary:
         cached = self._cache.get(name) if isinstance(name, str) else None
         if cached is not None and name in self.names_view():
             try:
-                st = os.lstat(self.folder / f"{name}.yaml")
+                st = os.lstat(os.path.join(self._folder_text, name + ".yaml"))  # (pathlib's join costs more)
             except OSError:
                 st = None
             if st is not None and stat.S_ISREG(st.st_mode) and _stamp(st) == cached[0]:

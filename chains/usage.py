@@ -21,6 +21,7 @@ from langchain_core.messages.ai import add_usage
 
 from chains.caching.facts import CachePrices, cache_prices
 from chains.config import Price, Settings
+from chains.profiles import invoked_model_id
 
 CACHE_READ = "cache_read_input_tokens"
 CACHE_WRITE = "cache_write_input_tokens"
@@ -71,8 +72,6 @@ class UsageCollector(ModelEventsOnly, UsageMetadataCallbackHandler):
 
     def on_llm_end(self, response: Any, **kwargs: Any) -> None:
         # A prompt router's answer is named by the model it invoked, so its usage is priced as that model.
-        from chains.profiles import invoked_model_id
-
         for generation in (g for gs in getattr(response, "generations", None) or [] for g in gs):
             message = getattr(generation, "message", None)
             invoked = invoked_model_id(getattr(message, "response_metadata", None))

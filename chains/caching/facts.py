@@ -10,6 +10,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from chains.catalogue import entry
+
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 
 
@@ -76,9 +78,7 @@ def smallest_min_tokens() -> int:
 
 
 def _entry(model_id: str):  # -> Optional[bedrock_local.catalogue.ModelEntry]
-    from chains.catalogue import entry  # the one owner of model facts (parsed on first use)
-
-    return entry(model_id)
+    return entry(model_id)  # chains.catalogue: the one owner of model facts (parsed on first use)
 
 
 def report_ttls(usage_by_model: Dict[str, Dict[str, Any]], requested: str) -> None:

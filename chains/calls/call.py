@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from chains.caching.placement import place, remember
 from chains.calls.direct import DirectRun, split_direct
+from chains.profiles import invoked_model_id
+from chains.tokens.estimator import log_estimate, logger as estimator_log
 from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
@@ -125,8 +127,6 @@ def _require_content(message: Any) -> None:
 
 def logged(outcome: CallOutcome, messages: List[Any]) -> CallOutcome:
     # Estimate vs Bedrock's input count, logged by chains.tokens.estimator at DEBUG (no prompt text).
-    from chains.tokens.estimator import log_estimate, logger as estimator_log
-
     if not estimator_log.isEnabledFor(logging.DEBUG):
         return outcome
     u = outcome.usage  # Bedrock's whole input: the uncached part and the cached ones
@@ -145,8 +145,6 @@ def typed_error(exc: BaseException, model_id: str, start: float) -> ModelCallErr
 
 
 def outcome_of(alias: str, model_id: str, message: Any, start: float) -> CallOutcome:
-    from chains.profiles import invoked_model_id
-
     meta = getattr(message, "response_metadata", None) or {}
     return CallOutcome(
         alias=alias,
