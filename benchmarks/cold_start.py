@@ -69,7 +69,8 @@ def _report(answer_ok):
 
 FLOOR = _REPORT + r"""
 from langchain_aws import ChatBedrockConverse
-model = ChatBedrockConverse(model="anthropic.claude-3-haiku-20240307-v1:0", region_name="us-east-1",
+# The default config's claude_haiku (the seed's Claude 3 Haiku is past its end of life).
+model = ChatBedrockConverse(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", region_name="us-east-1",
                             max_tokens=512, temperature=0.2)
 answer = model.invoke([("system", "Answer from the context."), ("human", sys.argv[1])])
 _report(bool(answer.content))

@@ -78,9 +78,8 @@ def emulator_counts(items: List[Dict[str, str]]) -> List[Dict[str, int]]:
 
     cfg = {
         "backend": "local",
-        "models": {"haiku": {"model_id": "anthropic.claude-3-haiku-20240307-v1:0", "context_window": 200000,
-                             "max_output_tokens": 4096, "count_tokens_api": True,
-                             "price": {"input_per_1k": 0.00025, "output_per_1k": 0.00125}}},
+        # Claude Haiku 4.5 through its us. profile (CountTokens serves it; the catalogue has its figures).
+        "models": {"haiku": {"model_id": "us.anthropic.claude-haiku-4-5-20251001-v1:0"}},
         "chains": {},
     }
     rt = build_runtime(cfg, backend="local", notice=False)

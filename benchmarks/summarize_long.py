@@ -2,8 +2,9 @@
 ideal given `tokens.max_concurrency`, measured in the same run.
 
 bedrock_local runs in its own process, over HTTP, with each model's latency profile from config.yaml (latency
-scale 1: a Claude 3 Haiku call writing ~90 tokens takes ~0.7 s). The document (~750K estimated tokens) fits no
-configured window (200K / 300K), so the chain splits it, maps the chunks as a batch, collapses if needed and
+scale 1). The document (~750K estimated tokens) fits neither Claude Haiku 4.5's window (200K) nor Nova Pro's
+(300K), the two models the chain is given here (Claude Sonnet 5.5's 1M window would take it in one call), so the
+chain splits it, maps the chunks as a batch, collapses if needed and
 reduces. For each max_concurrency we report
   - wall: the chain's wall time;
   - ideal: every level's calls scheduled on max_concurrency workers with the latencies Bedrock (the emulator)
@@ -107,6 +108,7 @@ def main() -> None:
         for workers in args.concurrency:
             cfg = copy.deepcopy(base_cfg)
             cfg.setdefault("tokens", {})["max_concurrency"] = workers
+            cfg["chains"]["summarize"]["models"] = ["claude_haiku", "nova_pro"]  # windows below the document
             runtime = build_runtime(cfg, backend="bedrock", notice=False)
             chain = get_chain("summarize", runtime)
             chain.invoke({"text": "Warm-up: clients, models and connections. " * 5})
