@@ -25,9 +25,13 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "ben
 
 
 @contextlib.contextmanager
-def emulator_process(latency_scale: float = 0.0, faults: Optional[list] = None, config: Optional[str] = None
+def emulator_process(latency_scale: float = 0.0, faults: Optional[list] = None, config: Optional[str] = "config.yaml"
                      ) -> Iterator[str]:
-    """``python -m bedrock_local`` in a separate process (so its CPU does not share our GIL); yields its URL."""
+    """``python -m bedrock_local`` in a separate process (so its CPU does not share our GIL); yields its URL.
+
+    With the repository's config.yaml by default: the emulator then knows the service's aliases as the service
+    does (a fault on ``claude_haiku`` hits the id the service calls; without a config the emulator's own default
+    profiles name the seed's Claude 3 ids)."""
     cmd = [sys.executable, "-m", "bedrock_local", "--port", "0", "--latency-scale", str(latency_scale)]
     if config:
         cmd += ["--config", config]

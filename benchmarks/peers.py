@@ -98,8 +98,7 @@ def main() -> None:
 
     # --- 2. failover after a throttle -----------------------------------------------------------------------
     faults = [{"model": PRIMARY, "error": "ThrottlingException"}]
-    # config.yaml: the emulator maps the fault's alias to the model id the service calls
-    with emulator_process(faults=faults, config="config.yaml") as url, bedrock_env(url):
+    with emulator_process(faults=faults) as url, bedrock_env(url):
         runtime = build_runtime(backend="bedrock", notice=False)
         primary_id = runtime.settings.models[PRIMARY].model_id
         fallback_id = runtime.settings.models[FALLBACK].model_id
