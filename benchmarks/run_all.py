@@ -36,6 +36,7 @@ SCRIPTS = [
     ("cold_start.py", [], []),
     ("peers.py", ["--rounds", "5", "--failovers", "5"], []),
     ("cache.py", [], []),
+    ("soak.py", ["--requests", "200", "--soak", "1000"], []),  # full: ~4 min (hostile events, 20,000-request soak)
 ]
 
 
