@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from chains.caching.placement import place, remember
 from chains.calls.direct import DirectRun, split_direct
+from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 from chains.profiles import invoked_model_id
 from chains.tokens.estimator import log_estimate, logger as estimator_log
-from chains.errors import CLIENT_ERROR, ModelCallError, Unavailable, classify, to_model_error
 from chains.usage import CACHE_READ, CACHE_WRITE, split_usage
 
 
