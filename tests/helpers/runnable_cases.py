@@ -16,6 +16,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = load_config(DEFAULT_CONFIG_PATH, env={})
 CHAINS: List[str] = sorted(SETTINGS.chains)
 SONNET_ID = SETTINGS.models["claude_sonnet"].model_id if "claude_sonnet" in SETTINGS.models else None
+# The keys every chain's result has (strategies add their own).
+BASE_KEYS = {"output", "model", "route", "attempts", "usage", "usage_by_model", "cost_usd", "latency_ms"}
 CONTEXT = (
     "Amazon Bedrock offers foundation models from several providers. Amazon Nova is Amazon's own family of "
     "foundation models. Claude models come from Anthropic."

@@ -14,24 +14,13 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableLambda
 from pydantic import ValidationError
-from helpers.runnable_cases import CHAINS, SONNET_ID, input_fields, sample_input, streams, total
+from helpers.runnable_cases import BASE_KEYS, CHAINS, SONNET_ID, input_fields, sample_input, streams, total
 
 from chains import BadRequest, UnknownModel, get_chain
 
-BASE_KEYS = {"output", "model", "route", "attempts", "usage", "usage_by_model", "cost_usd", "latency_ms"}
 METADATA_KEYS = {"usage", "usage_by_model", "cost_usd", "latency_ms"}
 
 pytestmark = pytest.mark.parametrize("name", CHAINS)
-
-
-@pytest.fixture
-def chain(runtime, name):
-    return get_chain(name, runtime)
-
-
-@pytest.fixture
-def sample(runtime, name):
-    return sample_input(runtime, name)
 
 
 def assert_result(chain, result: Dict[str, Any]) -> None:

@@ -11,23 +11,12 @@ import asyncio
 
 import pytest
 from langchain_core.messages import ToolMessage
-from helpers.runnable_cases import CHAINS, sample_input, streams, total
+from helpers.runnable_cases import BASE_KEYS, CHAINS, sample_input, streams, total
 
 from chains import BadRequest, get_chain
 
-BASE_KEYS = {"output", "model", "route", "attempts", "usage", "usage_by_model", "cost_usd", "latency_ms"}
 
 pytestmark = pytest.mark.parametrize("name", CHAINS)
-
-
-@pytest.fixture
-def chain(runtime, name):
-    return get_chain(name, runtime)
-
-
-@pytest.fixture
-def sample(runtime, name):
-    return sample_input(runtime, name)
 
 
 async def test_ainvoke_matches_invoke(chain, sample):
