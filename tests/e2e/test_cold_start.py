@@ -13,25 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.import_hooks import NO_NETWORK_AND_CLIENTS_RECORDED
+
 ROOT = Path(__file__).resolve().parents[2]
 
 HOOKS = r"""
 import json, socket, sys
 sys.path.insert(0, sys.argv[1])
 report = {"net": [], "clients": []}
-def no_net(*args, **kwargs):
-    report["net"].append(repr(args)[:80])
-    raise OSError("network disabled in this test")
-socket.socket.connect = no_net
-socket.getaddrinfo = no_net
-socket.create_connection = no_net
-import botocore.session
-_create = botocore.session.Session.create_client
-def watched_create(self, service, *a, **k):
-    report["clients"].append(service)
-    return _create(self, service, *a, **k)
-botocore.session.Session.create_client = watched_create
-"""
+""" + NO_NETWORK_AND_CLIENTS_RECORDED
 
 IMPORT = HOOKS + r"""
 import handler

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.import_hooks import NO_NETWORK_AND_CLIENTS_RECORDED
+
 ROOT = Path(__file__).resolve().parents[3]
 
 HOOKS = r"""
@@ -42,20 +44,7 @@ class WatchedEnviron(type(os.environ)):
 
 e = os.environ
 os.environ = WatchedEnviron(e._data, e.encodekey, e.decodekey, e.encodevalue, e.decodevalue)
-
-def no_net(*args, **kwargs):
-    report["net"].append(repr(args)[:80])
-    raise OSError("network disabled in this test")
-socket.socket.connect = no_net
-socket.getaddrinfo = no_net
-socket.create_connection = no_net
-
-import botocore.session
-_create = botocore.session.Session.create_client
-def watched_create(self, service, *a, **k):
-    report["clients"].append(service)
-    return _create(self, service, *a, **k)
-botocore.session.Session.create_client = watched_create
+""" + NO_NETWORK_AND_CLIENTS_RECORDED + r"""
 
 root = logging.getLogger()
 before = {"handlers": list(root.handlers), "level": root.level}
