@@ -97,7 +97,7 @@ class LoadedPrompt:
         """The prompt's messages; ``cache`` (True or a TTL, "5m" / "1h"): with candidate cache checkpoints after
         the stable parts (``metadata.cache_after``), which ``chains.caching.placement`` keeps or removes per model."""
         values = self.variables(data)
-        if not cache or self.static_chars() + _value_chars(values) < _min_cache_tokens():
+        if not cache or self.static_chars() + _value_chars(values) < smallest_min_tokens():
             # Hot path: no prefix of this request can reach the smallest minimum any model caches (an estimated
             # token is at most one character), so no checkpoint could be kept: skip marking and placement.
             return self._format(values)
@@ -135,10 +135,6 @@ def _value_chars(values: Mapping[str, Any]) -> int:
                 content = getattr(message, "content", "")
                 total += len(content) if isinstance(content, str) else len(str(content))
     return total
-
-
-def _min_cache_tokens() -> int:
-    return smallest_min_tokens()
 
 
 class PromptLibrary:
